@@ -1,0 +1,1 @@
+"""Stockade: a Bitcoin exchange built in compartments."""

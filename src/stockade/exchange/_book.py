@@ -1,0 +1,175 @@
+"""The fast order book.
+
+Each side keeps a dict of price levels keyed by a signed *key* (the price for bids, minus the price
+for asks) and a sorted list of those keys, so the best level of either side is the last key and
+leaving it is an O(1) ``pop``. A level is a deque in time priority. Removing an order from the middle
+of a deque would be O(n), so removal is lazy: the order's ``remaining`` is set to 0 and the level's
+live count drops; dead orders are skipped when they reach the front and compacted away when they
+outnumber live ones. A level with no live order is deleted at once.
+
+Rules: ``level.live`` counts orders with ``remaining > 0`` in ``level.orders``; ``level.volume`` is
+their total remaining; every key in a side's ``keys`` has a level with ``live > 0``.
+
+The code is written flat (few calls, locals bound once) because it runs on every command.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+from collections.abc import Iterator
+
+from stockade.exchange._model import AccountId, SelfTrade, Side
+from stockade.exchange._order import Order
+from stockade.exchange._protocol import Hit
+
+#: Rebuild a level's deque when dead entries exceed live ones by this many: keeps memory linear in
+#: live orders while making compaction rare enough to cost O(1) amortized per removal.
+_COMPACT_SLACK = 32
+
+_SIGN = (1, -1)  # key = sign * price, indexed by Side: bids by price, asks by minus price
+_CANCEL_RESTING, _CANCEL_TAKER = SelfTrade.CANCEL_RESTING, SelfTrade.CANCEL_TAKER
+
+
+class _Level:
+    __slots__ = ("live", "orders", "volume")
+
+    def __init__(self) -> None:
+        self.orders: deque[Order] = deque()
+        self.live = 0
+        self.volume = 0
+
+
+class FastBook:
+    __slots__ = ("_keys", "_levels")
+
+    def __init__(self) -> None:
+        # indexed by Side: BUY=0 bids, SELL=1 asks
+        self._levels: tuple[dict[int, _Level], dict[int, _Level]] = ({}, {})
+        self._keys: tuple[list[int], list[int]] = ([], [])
+
+    def best(self, side: Side) -> int | None:
+        keys = self._keys[side]
+        return _SIGN[side] * keys[-1] if keys else None
+
+    def add(self, order: Order) -> None:
+        side = order.side
+        key = _SIGN[side] * order.price
+        levels = self._levels[side]
+        level = levels.get(key)
+        if level is None:
+            level = levels[key] = _Level()
+            keys = self._keys[side]
+            if not keys or key > keys[-1]:
+                keys.append(key)
+            else:
+                insort(keys, key)
+        level.orders.append(order)
+        level.live += 1
+        level.volume += order.remaining
+
+    def remove(self, order: Order) -> None:
+        side = order.side
+        key = _SIGN[side] * order.price
+        level = self._levels[side][key]
+        level.volume -= order.remaining
+        order.remaining = 0
+        level.live -= 1
+        if not level.live:
+            del self._levels[side][key]
+            keys = self._keys[side]
+            if keys[-1] == key:
+                keys.pop()
+            else:
+                del keys[bisect_left(keys, key)]
+            return
+        orders = level.orders
+        if orders[0] is order:
+            orders.popleft()
+        elif len(orders) > 2 * level.live + _COMPACT_SLACK:
+            level.orders = deque(o for o in orders if o.remaining)
+
+    def reduce(self, order: Order, remaining: int) -> None:
+        side = order.side
+        self._levels[side][_SIGN[side] * order.price].volume -= order.remaining - remaining
+        order.remaining = remaining
+
+    def match(
+        self,
+        side: Side,
+        limit: int,
+        qty: int,
+        user: AccountId,
+        stp: SelfTrade,
+        hits: list[Hit],
+    ) -> tuple[int, bool]:
+        maker_side = 1 - side
+        keys, levels = self._keys[maker_side], self._levels[maker_side]
+        bound = _SIGN[maker_side] * limit  # a maker crosses when its key >= bound
+        while qty and keys and keys[-1] >= bound:
+            key = keys[-1]
+            level = levels[key]
+            orders = level.orders
+            while qty and level.live:
+                maker = orders[0]
+                rem = maker.remaining
+                if not rem:
+                    orders.popleft()
+                    continue
+                if maker.user == user:
+                    if stp is _CANCEL_TAKER:
+                        return qty, True
+                    orders.popleft()
+                    level.live -= 1
+                    level.volume -= rem
+                    hits.append((maker, 0))
+                    if stp is not _CANCEL_RESTING:  # CANCEL_BOTH
+                        if not level.live:
+                            del levels[key]
+                            keys.pop()
+                        return qty, True
+                    continue
+                fill = rem if rem < qty else qty
+                maker.remaining = rem - fill
+                level.volume -= fill
+                qty -= fill
+                hits.append((maker, fill))
+                if fill == rem:
+                    orders.popleft()
+                    level.live -= 1
+            if level.live:
+                break
+            del levels[key]
+            keys.pop()
+        return qty, False
+
+    def fillable(self, side: Side, limit: int, qty: int, user: AccountId, stp: SelfTrade) -> bool:
+        maker_side = 1 - side
+        levels = self._levels[maker_side]
+        bound = _SIGN[maker_side] * limit
+        for key in reversed(self._keys[maker_side]):
+            if key < bound:
+                return False
+            for maker in levels[key].orders:
+                if not maker.remaining:
+                    continue
+                if maker.user == user:
+                    if stp is not _CANCEL_RESTING:
+                        return False
+                    continue
+                qty -= maker.remaining
+                if qty <= 0:
+                    return True
+        return False
+
+    def depth(self, side: Side, levels: int) -> list[tuple[int, int]]:
+        sign, book, keys = _SIGN[side], self._levels[side], self._keys[side]
+        return [(sign * key, book[key].volume) for key in reversed(keys[max(0, len(keys) - levels) :])]
+
+    def orders(self) -> Iterator[Order]:
+        for side in (Side.BUY, Side.SELL):
+            levels = self._levels[side]
+            for key in reversed(self._keys[side]):
+                for order in levels[key].orders:
+                    if order.remaining:
+                        yield order
