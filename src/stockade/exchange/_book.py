@@ -94,18 +94,13 @@ class FastBook:
         self._levels[side][_SIGN[side] * order.price].volume -= order.remaining - remaining
         order.remaining = remaining
 
-    def match(
-        self,
-        side: Side,
-        limit: int,
-        qty: int,
-        user: AccountId,
-        stp: SelfTrade,
-        hits: list[Hit],
-    ) -> tuple[int, bool]:
-        maker_side = 1 - side
-        keys, levels = self._keys[maker_side], self._levels[maker_side]
-        bound = _SIGN[maker_side] * limit  # a maker crosses when its key >= bound
+    def match(self, taker: Order, hits: list[Hit]) -> bool:
+        maker_side = 1 - taker.side
+        keys = self._keys[maker_side]
+        bound = _SIGN[maker_side] * taker.price  # a maker crosses when its key >= bound
+        if not keys or keys[-1] < bound:
+            return False
+        levels, qty, user, stp = self._levels[maker_side], taker.remaining, taker.user, taker.stp
         while qty and keys and keys[-1] >= bound:
             key = keys[-1]
             level = levels[key]
@@ -118,7 +113,8 @@ class FastBook:
                     continue
                 if maker.user == user:
                     if stp is _CANCEL_TAKER:
-                        return qty, True
+                        taker.remaining = qty
+                        return True
                     orders.popleft()
                     level.live -= 1
                     level.volume -= rem
@@ -127,7 +123,8 @@ class FastBook:
                         if not level.live:
                             del levels[key]
                             keys.pop()
-                        return qty, True
+                        taker.remaining = qty
+                        return True
                     continue
                 fill = rem if rem < qty else qty
                 maker.remaining = rem - fill
@@ -141,7 +138,8 @@ class FastBook:
                 break
             del levels[key]
             keys.pop()
-        return qty, False
+        taker.remaining = qty
+        return False
 
     def fillable(self, side: Side, limit: int, qty: int, user: AccountId, stp: SelfTrade) -> bool:
         maker_side = 1 - side

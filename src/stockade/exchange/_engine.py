@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import cast
 from stockade.exchange import _rules
 from stockade.exchange._book import FastBook
 from stockade.exchange._commands import (
@@ -81,6 +82,7 @@ _FILLED = CloseReason.FILLED
 
 Balance = list[int]  # [available, held]
 BookFactory = Callable[[], Book]
+Handler = Callable[[Command, int], "Result"]
 
 
 class SequenceError(Exception):
@@ -137,6 +139,20 @@ class Engine:
         self.refs: set[str] = set()
         self.withdrawals: dict[str, Withdrawal] = {}
         self._hits: list[Hit] = []  # scratch list reused by every match
+        # Dispatch by exact type: one dict lookup instead of a chain of isinstance checks.
+        self._handlers: dict[type[Command], Handler] = {
+            PlaceOrder: cast(Handler, self._place),
+            CancelOrder: cast(Handler, self._cancel),
+            CancelAll: cast(Handler, self._cancel_all),
+            AmendOrder: cast(Handler, self._amend),
+            Deposit: cast(Handler, self._deposit),
+            RequestWithdrawal: cast(Handler, self._request_withdrawal),
+            CompleteWithdrawal: cast(Handler, self._complete_withdrawal),
+            CancelWithdrawal: cast(Handler, self._cancel_withdrawal),
+            ListAsset: cast(Handler, self._list_asset),
+            ListMarket: cast(Handler, self._list_market),
+            SetMarketStatus: cast(Handler, self._set_market_status),
+        }
 
     # ------------------------------------------------------------------ entry point
 
@@ -144,35 +160,10 @@ class Engine:
         """Apply one command at sequence number ``seq`` (strictly above every earlier one)."""
         if seq <= self.seq:
             raise SequenceError(f"sequence {seq} is not above {self.seq}")
-        result = self._dispatch(cmd, seq)
+        result = self._handlers[type(cmd)](cmd, seq)
         if result.code is OK:
             self.seq = seq
         return result
-
-    def _dispatch(self, cmd: Command, seq: int) -> Result:
-        match cmd:  # most frequent first
-            case PlaceOrder():
-                return self._place(cmd, seq)
-            case CancelOrder():
-                return self._cancel(cmd, seq)
-            case AmendOrder():
-                return self._amend(cmd, seq)
-            case CancelAll():
-                return self._cancel_all(cmd, seq)
-            case Deposit():
-                return self._deposit(cmd, seq)
-            case RequestWithdrawal():
-                return self._request_withdrawal(cmd, seq)
-            case CompleteWithdrawal():
-                return self._complete_withdrawal(cmd, seq)
-            case CancelWithdrawal():
-                return self._cancel_withdrawal(cmd, seq)
-            case ListAsset():
-                return self._list_asset(cmd, seq)
-            case ListMarket():
-                return self._list_market(cmd, seq)
-            case SetMarketStatus():
-                return self._set_market_status(cmd, seq)
 
     # ------------------------------------------------------------------ queries
 
@@ -221,7 +212,7 @@ class Engine:
         # commit point
         cell[0] -= hold
         cell[1] += hold
-        order_id = OrderId(seq)
+        order_id: OrderId = seq  # type: ignore[assignment]  # NewType() costs a call; ids are seqs
         if cid is not None:
             self.client_ids[user, cid] = order_id
         events: list[Event] = [
@@ -267,18 +258,16 @@ class Engine:
     def _trade_and_rest(self, ms: MarketState, taker: Order, events: list[Event]) -> None:
         """Match ``taker`` (whose funds are already held), then rest or close what is left."""
         hits = self._hits
-        remaining, stopped = ms.book.match(
-            taker.side, taker.price, taker.remaining, taker.user, taker.stp, hits
-        )
+        stopped = ms.book.match(taker, hits)
         if hits:
             self._settle(ms, taker, hits, events)
             hits.clear()
+        remaining = taker.remaining
         if not remaining:
             self._close(ms, taker, 0, _FILLED, events)
         elif stopped:
             self._close(ms, taker, remaining, CloseReason.SELF_TRADE, events)
         elif taker.tif in _RESTS:
-            taker.remaining = remaining
             self.rest(ms, taker)
         else:
             self._close(ms, taker, remaining, CloseReason.IOC_REMAINDER, events)
@@ -330,7 +319,7 @@ class Engine:
                 fees_base += maker_fee
             events.append(
                 Trade(
-                    TradeId(trade_id),
+                    trade_id,  # type: ignore[arg-type]  # a TradeId; NewType() costs a call
                     maker.market,
                     price,
                     qty,
@@ -397,7 +386,12 @@ class Engine:
         return order if order is not None and order.user == user else None
 
     def _cancel(self, cmd: CancelOrder, seq: int) -> Result:
-        order = self._find_open(cmd.user, cmd.order_id, cmd.client_order_id)
+        if cmd.client_order_id is None and cmd.order_id is not None:
+            order = self.orders.get(cmd.order_id)  # the common case, without a call
+            if order is not None and order.user != cmd.user:
+                order = None
+        else:
+            order = self._find_open(cmd.user, cmd.order_id, cmd.client_order_id)
         if order is None:
             return _reject(ResultCode.UNKNOWN_ORDER, seq)
         events: list[Event] = []

@@ -45,35 +45,28 @@ class NaiveBook:
     def reduce(self, order: Order, remaining: int) -> None:
         order.remaining = remaining
 
-    def match(
-        self,
-        side: Side,
-        limit: int,
-        qty: int,
-        user: AccountId,
-        stp: SelfTrade,
-        hits: list[Hit],
-    ) -> tuple[int, bool]:
-        while qty:
+    def match(self, taker: Order, hits: list[Hit]) -> bool:
+        side, limit, user, stp = taker.side, taker.price, taker.user, taker.stp
+        while taker.remaining:
             makers = [o for o in self._side(Side(1 - side)) if _crosses(side, limit, o)]
             if not makers:
                 break
             maker = makers[0]
             if maker.user == user:
                 if stp is SelfTrade.CANCEL_TAKER:
-                    return qty, True
+                    return True
                 self._resting.remove(maker)
                 hits.append((maker, 0))
                 if stp is SelfTrade.CANCEL_BOTH:
-                    return qty, True
+                    return True
                 continue
-            fill = min(qty, maker.remaining)
+            fill = min(taker.remaining, maker.remaining)
             maker.remaining -= fill
-            qty -= fill
+            taker.remaining -= fill
             hits.append((maker, fill))
             if not maker.remaining:
                 self._resting.remove(maker)
-        return qty, False
+        return False
 
     def fillable(self, side: Side, limit: int, qty: int, user: AccountId, stp: SelfTrade) -> bool:
         available = 0

@@ -35,20 +35,12 @@ class Book(Protocol):
     def reduce(self, order: Order, remaining: int) -> None:
         """Lower a resting order's remaining quantity in place, keeping its priority."""
 
-    def match(
-        self,
-        side: Side,
-        limit: int,
-        qty: int,
-        user: AccountId,
-        stp: SelfTrade,
-        hits: list[Hit],
-    ) -> tuple[int, bool]:
-        """Trade a taker of ``side`` up to ``qty`` at prices no worse than ``limit``.
+    def match(self, taker: Order, hits: list[Hit]) -> bool:
+        """Trade ``taker`` (not in the book) at prices no worse than its own.
 
-        Decrements makers' ``remaining`` and removes makers that are filled or dropped; appends each
-        step to ``hits``. Returns the taker's unfilled quantity and whether self-trade prevention
-        stopped the taker.
+        Decrements the makers' and the taker's ``remaining``, removes makers that are filled or
+        dropped, and appends each step to ``hits``. Returns whether self-trade prevention stopped
+        the taker.
         """
 
     def fillable(self, side: Side, limit: int, qty: int, user: AccountId, stp: SelfTrade) -> bool:
