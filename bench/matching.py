@@ -32,6 +32,7 @@ from stockade.exchange import (
     ListAsset,
     ListMarket,
     Market,
+    Order,
     OrderAccepted,
     OrderClosed,
     OrderId,
@@ -47,9 +48,17 @@ from stockade.exchange import (
 LOT = 1_000  # 0.00001 BTC
 TICK = 1_000_000  # $0.01 with USD counted to 8 decimals
 MARKET = Market(
-    code="BTC-USD", base="BTC", quote="USD", lot=LOT, tick=TICK, min_qty=LOT,
-    max_qty=10**11, max_price=10**15, maker_fee_bps=10, taker_fee_bps=20,
-)  # fmt: skip
+    code="BTC-USD",
+    base="BTC",
+    quote="USD",
+    lot=LOT,
+    tick=TICK,
+    min_qty=LOT,
+    max_qty=10**11,
+    max_price=10**15,
+    maker_fee_bps=10,
+    taker_fee_bps=20,
+)
 
 
 class OpenSet:
@@ -75,7 +84,6 @@ class OpenSet:
 
 def setup(users: int) -> Engine:
     engine = Engine()
-    seq = 0
     cmds: list[Command] = [
         ListAsset(Asset("BTC", 8, 21_000_000 * 10**8)),
         ListAsset(Asset("USD", 8, MAX_AMOUNT)),
@@ -84,14 +92,37 @@ def setup(users: int) -> Engine:
     for u in range(1, users + 1):
         cmds.append(Deposit(AccountId(u), "BTC", 1_000 * 10**8, f"btc-{u}"))
         cmds.append(Deposit(AccountId(u), "USD", 10**7 * 10**8, f"usd-{u}"))
-    for cmd in cmds:
-        seq += 1
+    for seq, cmd in enumerate(cmds, 1):
         result = engine.apply(cmd, seq)
         assert result.code == 0, (result.code, cmd)
     return engine
 
 
-def generate(base: bytes, ops: int, users: int, seed: int) -> list[Command]:
+def new_order(rng: random.Random, user: AccountId, mid: int, r: float) -> PlaceOrder:
+    """A GTC order near the mid (mostly resting, sometimes crossing) or an aggressive IOC."""
+    side = Side.BUY if rng.random() < 0.5 else Side.SELL
+    sign = -1 if side is Side.BUY else 1
+    if r < 0.50:
+        tif, offset = TimeInForce.GTC, rng.randint(-2, 40)
+    else:
+        tif, offset = TimeInForce.IOC, -rng.randint(0, 4)
+    qty = rng.randint(1, 50) * LOT
+    return PlaceOrder(user, MARKET.code, side, tif, qty, (mid + sign * offset) * TICK)
+
+
+def change_order(rng: random.Random, order: Order, r: float) -> Command:
+    """A cancel, or an amend that either reduces the quantity or moves the price."""
+    if r < 0.85 or order.remaining <= LOT:
+        return CancelOrder(order.user, order_id=order.id)
+    if rng.random() < 0.5:
+        qty = rng.randint(1, order.remaining // LOT - 1) * LOT
+        return AmendOrder(order.user, order.id, qty, order.price)
+    price = max(TICK, order.price + rng.choice((-2, -1, 1, 2)) * TICK)
+    return AmendOrder(order.user, order.id, order.remaining, price)
+
+
+def generate(base: bytes, ops: int, users: int, seed: int) -> tuple[list[Command], bytes]:
+    """The command list, built by driving a shadow engine, and the shadow's final state hash."""
     rng = random.Random(seed)
     shadow = restore(base)
     seq = shadow.seq
@@ -101,33 +132,13 @@ def generate(base: bytes, ops: int, users: int, seed: int) -> list[Command]:
     for i in range(ops):
         if i % 64 == 0:
             mid += rng.choice((-1, 0, 1))
-        user = AccountId(rng.randint(1, users))
         r = rng.random()
         cmd: Command
-        if (r < 0.60) or not open_orders.ids:
-            side = Side.BUY if rng.random() < 0.5 else Side.SELL
-            sign = -1 if side is Side.BUY else 1
-            if r < 0.50:
-                offset = rng.randint(-2, 40)  # mostly rests, sometimes crosses
-                tif = TimeInForce.GTC
-            else:
-                offset = -rng.randint(0, 4)  # aggressive
-                tif = TimeInForce.IOC
-            cmd = PlaceOrder(
-                user, MARKET.code, side, tif, rng.randint(1, 50) * LOT,
-                (mid + sign * offset) * TICK,
-            )  # fmt: skip
+        if r < 0.60 or not open_orders.ids:
+            cmd = new_order(rng, AccountId(rng.randint(1, users)), mid, r)
         else:
             oid = open_orders.ids[rng.randrange(len(open_orders.ids))]
-            order = shadow.orders[oid]
-            if r < 0.85 or order.remaining <= LOT:
-                cmd = CancelOrder(order.user, order_id=oid)
-            elif rng.random() < 0.5:
-                qty = rng.randint(1, order.remaining // LOT - 1) * LOT
-                cmd = AmendOrder(order.user, oid, qty, order.price)
-            else:
-                price = max(TICK, order.price + rng.choice((-2, -1, 1, 2)) * TICK)
-                cmd = AmendOrder(order.user, oid, order.remaining, price)
+            cmd = change_order(rng, shadow.orders[oid], r)
         seq += 1
         result = shadow.apply(cmd, seq)
         assert result.code == 0, (result.code, cmd)
@@ -136,9 +147,6 @@ def generate(base: bytes, ops: int, users: int, seed: int) -> list[Command]:
                 open_orders.add(event.order_id)
             elif isinstance(event, OrderClosed):
                 open_orders.discard(event.order_id)
-        for oid in list(open_orders.ids[-4:]):
-            if oid not in shadow.orders:
-                open_orders.discard(oid)
         commands.append(cmd)
     return commands, state_hash(shadow)
 

@@ -26,9 +26,18 @@ USD = Asset("USD", 8, 10**18)
 LOT = 1_000  # 0.00001 BTC
 TICK = 10**8  # $1
 MARKET = Market(
-    code="BTC-USD", base="BTC", quote="USD", lot=LOT, tick=TICK, min_qty=LOT, max_qty=10**10,
-    max_price=10**15, maker_fee_bps=10, taker_fee_bps=20, protection_bps=500,
-)  # fmt: skip
+    code="BTC-USD",
+    base="BTC",
+    quote="USD",
+    lot=LOT,
+    tick=TICK,
+    min_qty=LOT,
+    max_qty=10**10,
+    max_price=10**15,
+    maker_fee_bps=10,
+    taker_fee_bps=20,
+    protection_bps=500,
+)
 ALICE, BOB, CAROL = AccountId(1), AccountId(2), AccountId(3)
 
 

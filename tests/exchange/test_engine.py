@@ -38,8 +38,12 @@ from tests.exchange.conftest import ALICE, BOB, BTC, CAROL, LOT, MARKET, USD, Ha
 
 BUY, SELL = Side.BUY, Side.SELL
 GTC, IOC, FOK, POST, MKT = (
-    TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.POST_ONLY, TimeInForce.MARKET,
-)  # fmt: skip
+    TimeInForce.GTC,
+    TimeInForce.IOC,
+    TimeInForce.FOK,
+    TimeInForce.POST_ONLY,
+    TimeInForce.MARKET,
+)
 
 
 def place(
@@ -64,9 +68,7 @@ def closed(result: Result) -> list[OrderClosed]:
 
 
 def book(ex: Harness, side: Side) -> list[tuple[int, int]]:
-    return [
-        (p // 10**8, q // LOT) for p, q in ex.engine.markets["BTC-USD"].book.depth(side, 100)
-    ]
+    return [(p // 10**8, q // LOT) for p, q in ex.engine.markets["BTC-USD"].book.depth(side, 100)]
 
 
 def test_resting_orders_form_a_book_and_hold_funds(ex: Harness) -> None:
@@ -168,7 +170,9 @@ def test_market_order_with_explicit_bound(ex: Harness) -> None:
         (SelfTrade.CANCEL_BOTH, False, 0),
     ],
 )
-def test_self_trade_prevention(ex: Harness, stp: SelfTrade, resting_left: bool, taker_fills: int) -> None:
+def test_self_trade_prevention(
+    ex: Harness, stp: SelfTrade, resting_left: bool, taker_fills: int
+) -> None:
     own = place(ex, ALICE, SELL, 1, 50_000).order_id
     place(ex, BOB, SELL, 1, 50_100)
     r = place(ex, ALICE, BUY, 1, 50_100, stp=stp)
@@ -206,7 +210,9 @@ def test_amend_rejections_change_nothing(ex: Harness) -> None:
     before = state_hash(ex.engine)
     assert ex(AmendOrder(BOB, mine, LOT, usd(49_000))).code is ResultCode.UNKNOWN_ORDER
     assert ex(AmendOrder(ALICE, mine, 2 * LOT, usd(49_000))).code is ResultCode.NO_CHANGE
-    assert ex(AmendOrder(ALICE, mine, LOT + 1, usd(49_000))).code is ResultCode.QTY_NOT_MULTIPLE_OF_LOT
+    assert (
+        ex(AmendOrder(ALICE, mine, LOT + 1, usd(49_000))).code is ResultCode.QTY_NOT_MULTIPLE_OF_LOT
+    )
     too_much = ex(AmendOrder(ALICE, mine, 10**10, usd(10_000_000)))
     assert too_much.code is ResultCode.INSUFFICIENT_FUNDS
     assert state_hash(ex.engine) == before
@@ -305,9 +311,17 @@ def test_withdrawal_holds_then_completes_or_returns(ex: Harness) -> None:
 
 def test_listing_rules(ex: Harness) -> None:
     inexact = Market(
-        code="BTC-USD", base="BTC", quote="USD", lot=1, tick=1, min_qty=1, max_qty=10,
-        max_price=10, maker_fee_bps=0, taker_fee_bps=0,
-    )  # fmt: skip
+        code="BTC-USD",
+        base="BTC",
+        quote="USD",
+        lot=1,
+        tick=1,
+        min_qty=1,
+        max_qty=10,
+        max_price=10,
+        maker_fee_bps=0,
+        taker_fee_bps=0,
+    )
     assert ex(ListMarket(inexact)).code is ResultCode.DUPLICATE_MARKET
     h = Harness(Engine())
     assert h(ListAsset(BTC)).code is ResultCode.OK
@@ -315,14 +329,30 @@ def test_listing_rules(ex: Harness) -> None:
     assert h(ListAsset(BTC)).code is ResultCode.DUPLICATE_ASSET
     assert h(ListMarket(inexact)).code is ResultCode.INVALID_MARKET  # lot*tick not a whole notional
     reversed_name = Market(
-        code="USD-BTC", base="BTC", quote="USD", lot=LOT, tick=10**8, min_qty=LOT,
-        max_qty=LOT, max_price=10**8, maker_fee_bps=0, taker_fee_bps=0,
-    )  # fmt: skip
+        code="USD-BTC",
+        base="BTC",
+        quote="USD",
+        lot=LOT,
+        tick=10**8,
+        min_qty=LOT,
+        max_qty=LOT,
+        max_price=10**8,
+        maker_fee_bps=0,
+        taker_fee_bps=0,
+    )
     assert h(ListMarket(reversed_name)).code is ResultCode.INVALID_MARKET
     unknown = Market(
-        code="BTC-EUR", base="BTC", quote="EUR", lot=LOT, tick=10**8, min_qty=LOT,
-        max_qty=LOT, max_price=10**8, maker_fee_bps=0, taker_fee_bps=0,
-    )  # fmt: skip
+        code="BTC-EUR",
+        base="BTC",
+        quote="EUR",
+        lot=LOT,
+        tick=10**8,
+        min_qty=LOT,
+        max_qty=LOT,
+        max_price=10**8,
+        maker_fee_bps=0,
+        taker_fee_bps=0,
+    )
     assert h(ListMarket(unknown)).code is ResultCode.UNKNOWN_ASSET
     assert h(ListMarket(MARKET)).code is ResultCode.OK
 

@@ -1,7 +1,7 @@
 """Stateful property test over random sequences of every engine command.
 
-Two engines, one with ``FastBook`` and one with the reference ``NaiveBook``, receive the same commands
-at the same sequence numbers. After every step:
+Two engines, one with ``FastBook`` and one with the reference ``NaiveBook``, receive the same
+commands at the same sequence numbers. After every step:
 
 * both return identical results (codes, events, order ids) and identical state hashes;
 * ``audit`` finds nothing: every asset balances, no balance is negative, holds equal reservations,
@@ -60,14 +60,31 @@ ASSETS = (Asset("BTC", 8, 21 * 10**14), Asset("USD", 2, 10**15), Asset("ETH", 8,
 MARKETS = (
     # 0.001 BTC lots, $10 ticks: lot * tick = 10**6 * 10**3 / ... exact notionals in cents
     Market(
-        code="BTC-USD", base="BTC", quote="USD", lot=100_000, tick=1_000, min_qty=100_000,
-        max_qty=10**9, max_price=10**9, maker_fee_bps=10, taker_fee_bps=25, protection_bps=300,
+        code="BTC-USD",
+        base="BTC",
+        quote="USD",
+        lot=100_000,
+        tick=1_000,
+        min_qty=100_000,
+        max_qty=10**9,
+        max_price=10**9,
+        maker_fee_bps=10,
+        taker_fee_bps=25,
+        protection_bps=300,
     ),
     Market(
-        code="ETH-BTC", base="ETH", quote="BTC", lot=10**6, tick=100, min_qty=10**6,
-        max_qty=10**10, max_price=10**8, maker_fee_bps=0, taker_fee_bps=7,
+        code="ETH-BTC",
+        base="ETH",
+        quote="BTC",
+        lot=10**6,
+        tick=100,
+        min_qty=10**6,
+        max_qty=10**10,
+        max_price=10**8,
+        maker_fee_bps=0,
+        taker_fee_bps=7,
     ),
-)  # fmt: skip
+)
 USERS = st.integers(1, 4).map(AccountId)
 CIDS = st.none() | st.sampled_from(["a", "b", "c"])
 REFS = st.sampled_from(["r1", "r2", "r3", "r4", "r5"])
@@ -128,7 +145,8 @@ class EngineMachine(RuleBasedStateMachine):
             for p in postings:
                 per_asset[p.asset] += p.amount
                 self.ledger[p.owner, p.bucket, p.asset] += p.amount
-            assert not +per_asset and not -per_asset, f"unbalanced transaction: {event}"
+            assert not +per_asset, f"unbalanced transaction: {event}"
+            assert not -per_asset, f"unbalanced transaction: {event}"
         return result
 
     @rule(data=st.data(), count=st.integers(1, 5))
@@ -139,10 +157,16 @@ class EngineMachine(RuleBasedStateMachine):
             price = data.draw(st.integers(36, 44)) * market.tick
             self.apply(
                 PlaceOrder(
-                    data.draw(USERS), market.code, data.draw(SIDE), data.draw(TIF), qty, price,
-                    data.draw(CIDS), data.draw(STP),
+                    data.draw(USERS),
+                    market.code,
+                    data.draw(SIDE),
+                    data.draw(TIF),
+                    qty,
+                    price,
+                    data.draw(CIDS),
+                    data.draw(STP),
                 )
-            )  # fmt: skip
+            )
 
     @rule(user=USERS, market=MARKET, data=st.data(), side=SIDE, tif=TIF, cid=CIDS, stp=STP)
     def place_any_order(
@@ -183,12 +207,18 @@ class EngineMachine(RuleBasedStateMachine):
             self.apply(AmendOrder(data.draw(USERS), oid, 100_000, 40_000))
             return
         market = self.fast.markets[order.market].market
-        qty = data.draw(st.sampled_from([order.remaining - market.lot, order.remaining]) | _qty(market))
+        qty = data.draw(
+            st.sampled_from([order.remaining - market.lot, order.remaining]) | _qty(market)
+        )
         price = data.draw(st.just(order.price) | _price(market))
         self.apply(AmendOrder(order.user, oid, qty, price))
 
-    @rule(user=USERS, asset=st.sampled_from(["BTC", "USD", "ETH", "XRP"]), ref=REFS,
-          amount=st.integers(-1, 10**6))  # fmt: skip
+    @rule(
+        user=USERS,
+        asset=st.sampled_from(["BTC", "USD", "ETH", "XRP"]),
+        ref=REFS,
+        amount=st.integers(-1, 10**6),
+    )
     def deposit(self, user: AccountId, asset: str, ref: str, amount: int) -> None:
         self.apply(Deposit(user, asset, amount, ref))
 
@@ -227,7 +257,8 @@ class EngineMachine(RuleBasedStateMachine):
             expected[SYSTEM, Bucket.FEES, asset] = amount
         for asset, amount in self.fast.external.items():
             expected[SYSTEM, Bucket.EXTERNAL, asset] = amount
-        assert +expected == +self.ledger and -expected == -self.ledger
+        assert +expected == +self.ledger
+        assert -expected == -self.ledger
 
     def teardown(self) -> None:
         replayed = Engine()

@@ -55,9 +55,13 @@ def _holds_match_reservations(engine: Engine) -> list[str]:
     for w in engine.withdrawals.values():
         reserved[w.user, w.asset] += w.amount
     held = Counter(
-        {(user, asset): cell[1] for user, account in engine.balances.items()
-         for asset, cell in account.items() if cell[1]}
-    )  # fmt: skip
+        {
+            (user, asset): cell[1]
+            for user, account in engine.balances.items()
+            for asset, cell in account.items()
+            if cell[1]
+        }
+    )
     return [
         f"user {user} {asset} held {held[user, asset]} but orders and withdrawals reserve "
         f"{reserved[user, asset]}"

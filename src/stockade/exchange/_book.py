@@ -2,10 +2,10 @@
 
 Each side keeps a dict of price levels keyed by a signed *key* (the price for bids, minus the price
 for asks) and a sorted list of those keys, so the best level of either side is the last key and
-leaving it is an O(1) ``pop``. A level is a deque in time priority. Removing an order from the middle
-of a deque would be O(n), so removal is lazy: the order's ``remaining`` is set to 0 and the level's
-live count drops; dead orders are skipped when they reach the front and compacted away when they
-outnumber live ones. A level with no live order is deleted at once.
+leaving it is an O(1) ``pop``. A level is a deque in time priority. Removing an order from the
+middle of a deque would be O(n), so removal is lazy: the order's ``remaining`` is set to 0 and the
+level's live count drops; dead orders are skipped when they reach the front and compacted away when
+they outnumber live ones. A level with no live order is deleted at once.
 
 Rules: ``level.live`` counts orders with ``remaining > 0`` in ``level.orders``; ``level.volume`` is
 their total remaining; every key in a side's ``keys`` has a level with ``live > 0``.
@@ -162,7 +162,9 @@ class FastBook:
 
     def depth(self, side: Side, levels: int) -> list[tuple[int, int]]:
         sign, book, keys = _SIGN[side], self._levels[side], self._keys[side]
-        return [(sign * key, book[key].volume) for key in reversed(keys[max(0, len(keys) - levels) :])]
+        return [
+            (sign * key, book[key].volume) for key in reversed(keys[max(0, len(keys) - levels) :])
+        ]
 
     def orders(self) -> Iterator[Order]:
         for side in (Side.BUY, Side.SELL):

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import cast
+
+from stockade.errors import LocalProtocolError
 from stockade.exchange import _rules
 from stockade.exchange._book import FastBook
 from stockade.exchange._commands import (
@@ -60,7 +62,6 @@ from stockade.exchange._model import (
     SelfTrade,
     Side,
     TimeInForce,
-    TradeId,
 )
 from stockade.exchange._order import Order
 from stockade.exchange._protocol import Book, Hit
@@ -85,7 +86,7 @@ BookFactory = Callable[[], Book]
 Handler = Callable[[Command, int], "Result"]
 
 
-class SequenceError(Exception):
+class SequenceError(LocalProtocolError):
     """The caller broke the engine's contract: sequence numbers must increase."""
 
 
@@ -93,9 +94,21 @@ class MarketState:
     """A market, its book and its status, with the rule fields the hot path reads unpacked."""
 
     __slots__ = (
-        "base", "book", "code", "lot", "maker_bps", "market", "max_price", "max_qty", "min_qty",
-        "quote", "scale", "status", "taker_bps", "tick",
-    )  # fmt: skip
+        "base",
+        "book",
+        "code",
+        "lot",
+        "maker_bps",
+        "market",
+        "max_price",
+        "max_qty",
+        "min_qty",
+        "quote",
+        "scale",
+        "status",
+        "taker_bps",
+        "tick",
+    )
 
     def __init__(self, market: Market, base: Asset, book: Book) -> None:
         self.market = market
@@ -103,7 +116,11 @@ class MarketState:
         self.status = MarketStatus.OPEN
         self.code = market.code
         self.lot, self.tick = market.lot, market.tick
-        self.min_qty, self.max_qty, self.max_price = market.min_qty, market.max_qty, market.max_price
+        self.min_qty, self.max_qty, self.max_price = (
+            market.min_qty,
+            market.max_qty,
+            market.max_price,
+        )
         self.base = market.base
         self.quote = market.quote
         self.scale = base.scale
@@ -182,7 +199,9 @@ class Engine:
     def _place(self, cmd: PlaceOrder, seq: int) -> Result:
         ms = self.markets.get(cmd.market)
         if ms is None or ms.status is not _OPEN:
-            return _reject(ResultCode.UNKNOWN_MARKET if ms is None else ResultCode.MARKET_HALTED, seq)
+            return _reject(
+                ResultCode.UNKNOWN_MARKET if ms is None else ResultCode.MARKET_HALTED, seq
+            )
         side, tif, qty, price, user = cmd.side, cmd.tif, cmd.qty, cmd.price, cmd.user
         if qty % ms.lot or not ms.min_qty <= qty <= ms.max_qty:
             return _reject(_rules.check_qty(ms.market, qty), seq)
@@ -219,10 +238,20 @@ class Engine:
             OrderAccepted(order_id, user, ms.code, side, tif, qty, price, cid, hold)
         ]
         order = Order(
-            order_id, user, ms.code, side, tif, price, qty, qty, seq, cid, cmd.stp,
+            order_id,
+            user,
+            ms.code,
+            side,
+            tif,
+            price,
+            qty,
+            qty,
+            seq,
+            cid,
+            cmd.stp,
             account.get(ms.base) or account.setdefault(ms.base, [0, 0]),
             account.get(ms.quote) or account.setdefault(ms.quote, [0, 0]),
-        )  # fmt: skip
+        )
         self._trade_and_rest(ms, order, events)
         return Result(OK, seq, events, order_id)
 
@@ -250,10 +279,20 @@ class Engine:
         if account is None:
             account = self.balances[user] = {}
         return Order(
-            order_id, user, ms.code, side, tif, price, qty, remaining, priority, cid, stp,
+            order_id,
+            user,
+            ms.code,
+            side,
+            tif,
+            price,
+            qty,
+            remaining,
+            priority,
+            cid,
+            stp,
             account.get(ms.base) or account.setdefault(ms.base, [0, 0]),
             account.get(ms.quote) or account.setdefault(ms.quote, [0, 0]),
-        )  # fmt: skip
+        )
 
     def _trade_and_rest(self, ms: MarketState, taker: Order, events: list[Event]) -> None:
         """Match ``taker`` (whose funds are already held), then rest or close what is left."""
@@ -291,9 +330,7 @@ class Engine:
         trade_id = self.next_trade_id
         for maker, qty in hits:
             if not qty:
-                self._close(
-                    ms, maker, maker.remaining, CloseReason.SELF_TRADE, events
-                )
+                self._close(ms, maker, maker.remaining, CloseReason.SELF_TRADE, events)
                 continue
             price = maker.price
             quote = qty * price // scale
@@ -425,7 +462,9 @@ class Engine:
         if qty % market.lot:
             return _reject(ResultCode.QTY_NOT_MULTIPLE_OF_LOT, seq)
         if not 0 < qty <= market.max_qty:
-            return _reject(ResultCode.QTY_ABOVE_MAXIMUM if qty else ResultCode.QTY_BELOW_MINIMUM, seq)
+            return _reject(
+                ResultCode.QTY_ABOVE_MAXIMUM if qty else ResultCode.QTY_BELOW_MINIMUM, seq
+            )
         code = _rules.check_price(market, price)
         if code is not OK:
             return _reject(code, seq)
@@ -445,7 +484,14 @@ class Engine:
         cell[1] += new_hold - old_hold
         events: list[Event] = [
             OrderAmended(
-                order.id, order.user, order.market, order.side, qty, price, keep, new_hold - old_hold
+                order.id,
+                order.user,
+                order.market,
+                order.side,
+                qty,
+                price,
+                keep,
+                new_hold - old_hold,
             )
         ]
         if keep:
@@ -454,9 +500,18 @@ class Engine:
         ms.book.remove(order)
         del self.orders[order.id], self.open_by_user[order.user][order.id]
         moved = self.new_order(
-            ms, order.id, order.user, order.side, order.tif, price, qty, qty, seq,
-            order.client_order_id, order.stp,
-        )  # fmt: skip
+            ms,
+            order.id,
+            order.user,
+            order.side,
+            order.tif,
+            price,
+            qty,
+            qty,
+            seq,
+            order.client_order_id,
+            order.stp,
+        )
         self._trade_and_rest(ms, moved, events)
         return Result(OK, seq, events, order.id)
 

@@ -38,7 +38,7 @@ class OrderAccepted(_Event, frozen=True, tag=1):
 
 
 class Trade(_Event, frozen=True, tag=3):
-    """One fill. The buyer's fee is in base, the seller's in quote: each pays in what it receives."""
+    """One fill. The buyer pays its fee in base, the seller in quote: each in what it receives."""
 
     trade_id: TradeId
     market: str

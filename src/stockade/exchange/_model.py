@@ -6,7 +6,7 @@ quote minor units per one *whole* base unit (per 10**base.decimals base minor un
     notional = qty * price // 10**base.decimals
 
 and a market is only valid when ``lot * tick`` is a multiple of ``10**base.decimals``: then every
-permitted (qty, price) pair has an exact integer notional and no rounding ever happens in settlement.
+permitted (qty, price) pair has an exact integer notional and settlement never rounds.
 Fees are the only rounded amounts, always up, in the exchange's favour (see ``_rules.fee``).
 """
 

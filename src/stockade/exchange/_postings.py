@@ -82,29 +82,29 @@ def postings_of(event: Event) -> list[Posting]:
 
 
 def _postings(event: Event) -> list[Posting]:
-    A, H, X = Bucket.AVAILABLE, Bucket.HELD, Bucket.EXTERNAL
+    a, h, x = Bucket.AVAILABLE, Bucket.HELD, Bucket.EXTERNAL
     match event:
         case Trade():
             return _trade(event)
         case OrderAccepted():
-            return _move(event.user, _held_asset(event.market, event.side), event.held, A, H)
+            return _move(event.user, _held_asset(event.market, event.side), event.held, a, h)
         case OrderClosed():
-            return _move(event.user, _held_asset(event.market, event.side), event.released, H, A)
+            return _move(event.user, _held_asset(event.market, event.side), event.released, h, a)
         case OrderAmended():
             asset = _held_asset(event.market, event.side)
-            return _move(event.user, asset, event.hold_delta, A, H)
+            return _move(event.user, asset, event.hold_delta, a, h)
         case Deposited():
             return [
-                Posting(SYSTEM, X, event.asset, -event.amount),
-                Posting(event.user, A, event.asset, event.amount),
+                Posting(SYSTEM, x, event.asset, -event.amount),
+                Posting(event.user, a, event.asset, event.amount),
             ]
         case WithdrawalHeld():
-            return _move(event.user, event.asset, event.amount, A, H)
+            return _move(event.user, event.asset, event.amount, a, h)
         case WithdrawalCompleted():
             return [
-                Posting(event.user, H, event.asset, -event.amount),
-                Posting(SYSTEM, X, event.asset, event.amount),
+                Posting(event.user, h, event.asset, -event.amount),
+                Posting(SYSTEM, x, event.asset, event.amount),
             ]
         case WithdrawalCancelled():
-            return _move(event.user, event.asset, event.amount, H, A)
+            return _move(event.user, event.asset, event.amount, h, a)
     return []

@@ -12,6 +12,7 @@ import hashlib
 
 import msgspec
 
+from stockade.errors import StockadeError
 from stockade.exchange._book import FastBook
 from stockade.exchange._engine import BookFactory, Engine, Withdrawal
 from stockade.exchange._model import (
@@ -29,7 +30,7 @@ from stockade.exchange._model import (
 SNAPSHOT_VERSION = 1
 
 
-class SnapshotError(Exception):
+class SnapshotError(StockadeError):
     """A snapshot could not be restored: unknown version or malformed content."""
 
 
@@ -89,9 +90,18 @@ def _capture(engine: Engine) -> _State:
         external=sorted(engine.external.items()),
         orders=[
             _OrderRow(
-                o.id, o.user, o.market, o.side, o.tif, o.price, o.qty, o.remaining,
-                o.priority, o.client_order_id, o.stp,
-            )  # fmt: skip
+                o.id,
+                o.user,
+                o.market,
+                o.side,
+                o.tif,
+                o.price,
+                o.qty,
+                o.remaining,
+                o.priority,
+                o.client_order_id,
+                o.stp,
+            )
             for o in engine.resting_orders()
         ],
         client_ids=[(user, cid, oid) for (user, cid), oid in engine.client_ids.items()],
@@ -142,7 +152,19 @@ def restore(data: bytes, book_factory: BookFactory = FastBook) -> Engine:
 
 def _rest(engine: Engine, r: _OrderRow) -> None:
     ms = engine.markets[r.market]
-    engine.rest(ms, engine.new_order(
-        ms, r.id, r.user, r.side, r.tif, r.price, r.qty, r.remaining, r.priority,
-        r.client_order_id, r.stp,
-    ))  # fmt: skip
+    engine.rest(
+        ms,
+        engine.new_order(
+            ms,
+            r.id,
+            r.user,
+            r.side,
+            r.tif,
+            r.price,
+            r.qty,
+            r.remaining,
+            r.priority,
+            r.client_order_id,
+            r.stp,
+        ),
+    )
