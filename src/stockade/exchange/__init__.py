@@ -55,12 +55,13 @@ from stockade.exchange._naive import NaiveBook
 from stockade.exchange._order import Order
 from stockade.exchange._postings import SYSTEM, Bucket, Posting, assets_of, postings_of
 from stockade.exchange._protocol import Book
-from stockade.exchange._results import ResultCode
+from stockade.exchange._results import DESCRIPTIONS, ResultCode
 from stockade.exchange._rules import fee, protection_price
 from stockade.exchange._state import SNAPSHOT_VERSION, SnapshotError, restore, snapshot, state_hash
 
 __all__ = [
     "CLIENT_ID_WINDOW",
+    "DESCRIPTIONS",
     "EVENT_TAGS",
     "MAX_AMOUNT",
     "SNAPSHOT_VERSION",

@@ -42,3 +42,34 @@ class ResultCode(IntEnum):
     @property
     def ok(self) -> bool:
         return self is ResultCode.OK
+
+
+#: What each refusal means, and the request field it is about (None: the request as a whole).
+DESCRIPTIONS: dict[ResultCode, tuple[str, str | None]] = {
+    ResultCode.OK: ("ok", None),
+    ResultCode.UNKNOWN_MARKET: ("no such market", "market"),
+    ResultCode.MARKET_HALTED: ("the market is halted: only cancels are accepted", "market"),
+    ResultCode.QTY_NOT_MULTIPLE_OF_LOT: ("quantity is not a multiple of the lot size", "qty"),
+    ResultCode.QTY_BELOW_MINIMUM: ("quantity is below the market minimum", "qty"),
+    ResultCode.QTY_ABOVE_MAXIMUM: ("quantity is above the market maximum", "qty"),
+    ResultCode.PRICE_NOT_MULTIPLE_OF_TICK: ("price is not a multiple of the tick size", "price"),
+    ResultCode.PRICE_OUT_OF_RANGE: ("price is outside the market's range", "price"),
+    ResultCode.UNKNOWN_ASSET: ("no such asset", "asset"),
+    ResultCode.AMOUNT_OUT_OF_RANGE: ("amount is outside the asset's range", "amount"),
+    ResultCode.INSUFFICIENT_FUNDS: ("insufficient available balance", None),
+    ResultCode.DUPLICATE_REFERENCE: ("this reference was already used", "ref"),
+    ResultCode.UNKNOWN_REFERENCE: ("no pending movement with this reference", "ref"),
+    ResultCode.BALANCE_LIMIT: ("the asset's declared maximum would be exceeded", "amount"),
+    ResultCode.UNKNOWN_ORDER: ("no such open order of yours", "order_id"),
+    ResultCode.DUPLICATE_CLIENT_ORDER_ID: (
+        "client_order_id already used by a recent order",
+        "client_order_id",
+    ),
+    ResultCode.POST_ONLY_WOULD_CROSS: ("a post-only order would have traded", "price"),
+    ResultCode.FOK_NOT_FILLABLE: ("a fill-or-kill order could not fill completely", "qty"),
+    ResultCode.NO_LIQUIDITY: ("no opposite orders for a market order to trade with", "market"),
+    ResultCode.NO_CHANGE: ("the request would change nothing", None),
+    ResultCode.DUPLICATE_ASSET: ("the asset is already listed", "asset"),
+    ResultCode.DUPLICATE_MARKET: ("the market is already listed", "market"),
+    ResultCode.INVALID_MARKET: ("market parameters are inconsistent", "market"),
+}

@@ -1,0 +1,91 @@
+"""Accounts and the user keys bound to them: pure, journaled, snapshotted with the engine.
+
+Operator keys are not here: they are pinned in the core's configuration and never change through
+the wire. A user key belongs to exactly one account, is never an operator key, and once revoked
+stays revoked (a revoked key cannot be registered again, so old signatures never regain force).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from stockade.core._results import CoreCode
+from stockade.exchange import AccountId
+
+
+class AccountRecord(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    account: AccountId
+    label: str
+    created_seq: int
+
+
+class KeyRecord(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    public_key: bytes
+    account: AccountId
+    label: str
+    created_seq: int
+    revoked_seq: int | None = None
+
+
+class RegistryState(msgspec.Struct, forbid_unknown_fields=True):
+    next_account: int
+    accounts: list[AccountRecord]
+    keys: list[KeyRecord]
+
+
+class Registry:
+    def __init__(self, operators: frozenset[bytes]) -> None:
+        self.operators = operators
+        self.next_account = 1
+        self.accounts: dict[AccountId, AccountRecord] = {}
+        self.keys: dict[bytes, KeyRecord] = {}
+
+    def create_account(self, label: str, seq: int) -> AccountId:
+        account = AccountId(self.next_account)
+        self.next_account += 1
+        self.accounts[account] = AccountRecord(account, label, seq)
+        return account
+
+    def check_register(self, account: AccountId, public_key: bytes) -> CoreCode | None:
+        if account not in self.accounts:
+            return CoreCode.UNKNOWN_ACCOUNT
+        if public_key in self.operators:
+            return CoreCode.KEY_IS_OPERATOR
+        if public_key in self.keys:
+            return CoreCode.KEY_ALREADY_REGISTERED
+        return None
+
+    def register(self, account: AccountId, public_key: bytes, label: str, seq: int) -> None:
+        assert self.check_register(account, public_key) is None
+        self.keys[public_key] = KeyRecord(public_key, account, label, seq)
+
+    def check_revoke(self, public_key: bytes) -> CoreCode | None:
+        record = self.keys.get(public_key)
+        return CoreCode.UNKNOWN_KEY if record is None or record.revoked_seq is not None else None
+
+    def revoke(self, public_key: bytes, seq: int) -> None:
+        assert self.check_revoke(public_key) is None
+        self.keys[public_key] = msgspec.structs.replace(self.keys[public_key], revoked_seq=seq)
+
+    def active_account(self, public_key: bytes) -> AccountId | None:
+        """The account a live user key acts for, or None for unknown and revoked keys."""
+        record = self.keys.get(public_key)
+        return record.account if record is not None and record.revoked_seq is None else None
+
+    def keys_of(self, account: AccountId) -> list[KeyRecord]:
+        return [k for k in self.keys.values() if k.account == account]
+
+    def state(self) -> RegistryState:
+        return RegistryState(
+            self.next_account,
+            sorted(self.accounts.values(), key=lambda a: a.account),
+            sorted(self.keys.values(), key=lambda k: k.public_key),
+        )
+
+    @classmethod
+    def from_state(cls, operators: frozenset[bytes], state: RegistryState) -> Registry:
+        registry = cls(operators)
+        registry.next_account = state.next_account
+        registry.accounts = {a.account: a for a in state.accounts}
+        registry.keys = {k.public_key: k for k in state.keys}
+        return registry

@@ -1,0 +1,133 @@
+"""Derived rows, pure: what one batch of applied commands adds to the query tables.
+
+Orders are inserted when accepted; if an order is accepted and changed within the same batch, its
+insert carries the final state instead of an insert plus updates. Changes to orders from earlier
+batches become updates: amends (price, size) before closes (remaining, reason), so the latest
+``updated_seq`` wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+
+from stockade.core._registry import AccountRecord, KeyRecord
+from stockade.exchange import Event, OrderAccepted, OrderAmended, OrderClosed, Trade
+
+Row = dict[str, int | str | bytes | bool | None]
+
+
+class Applied(msgspec.Struct, frozen=True):
+    """One journaled command with what it did."""
+
+    seq: int
+    ts: int
+    envelope: bytes
+    events: list[Event]
+    registry: AccountRecord | KeyRecord | None = None
+
+
+@dataclass
+class Rows:
+    journal: list[Row] = field(default_factory=list)
+    order_inserts: dict[int, Row] = field(default_factory=dict)
+    order_amends: list[Row] = field(default_factory=list)
+    order_closes: list[Row] = field(default_factory=list)
+    trades: list[Row] = field(default_factory=list)
+    accounts: list[Row] = field(default_factory=list)
+    keys: list[Row] = field(default_factory=list)  # inserted, or revoked_seq updated
+
+
+def rows_for(batch: list[Applied]) -> Rows:
+    rows = Rows()
+    for applied in batch:
+        rows.journal.append({"seq": applied.seq, "ts": applied.ts, "envelope": applied.envelope})
+        for event in applied.events:
+            _add_event(rows, applied, event)
+        _add_registry(rows, applied.registry)
+    return rows
+
+
+def _add_event(rows: Rows, applied: Applied, event: Event) -> None:
+    seq = applied.seq
+    match event:
+        case OrderAccepted():
+            rows.order_inserts[event.order_id] = {
+                "order_id": event.order_id,
+                "account": event.user,
+                "market": event.market,
+                "side": int(event.side),
+                "tif": int(event.tif),
+                "price": event.price,
+                "qty": event.qty,
+                "remaining": event.qty,
+                "client_order_id": event.client_order_id,
+                "open": True,
+                "close_reason": None,
+                "accepted_seq": seq,
+                "updated_seq": seq,
+            }
+        case OrderAmended():
+            change: Row = {"price": event.price, "qty": event.qty, "remaining": event.qty}
+            _change_order(rows, rows.order_amends, event.order_id, seq, change)
+        case OrderClosed():
+            change = {
+                "remaining": event.remaining,
+                "open": False,
+                "close_reason": int(event.reason),
+            }
+            _change_order(rows, rows.order_closes, event.order_id, seq, change)
+        case Trade():
+            rows.trades.append(
+                {
+                    "trade_id": event.trade_id,
+                    "seq": seq,
+                    "ts": applied.ts,
+                    "market": event.market,
+                    "price": event.price,
+                    "qty": event.qty,
+                    "quote_amount": event.quote_amount,
+                    "taker_side": int(event.taker_side),
+                    "maker_order": event.maker_order_id,
+                    "taker_order": event.taker_order_id,
+                    "maker_account": event.maker_user,
+                    "taker_account": event.taker_user,
+                    "maker_fee": event.maker_fee,
+                    "taker_fee": event.taker_fee,
+                }
+            )
+        case _:
+            pass
+
+
+def _change_order(rows: Rows, updates: list[Row], order_id: int, seq: int, change: Row) -> None:
+    pending = rows.order_inserts.get(order_id)
+    if pending is not None:
+        pending.update(change, updated_seq=seq)
+    else:
+        updates.append({"b_order_id": order_id, "updated_seq": seq, **change})
+
+
+def _add_registry(rows: Rows, record: AccountRecord | KeyRecord | None) -> None:
+    match record:
+        case AccountRecord():
+            rows.accounts.append(
+                {
+                    "account": record.account,
+                    "label": record.label,
+                    "created_seq": record.created_seq,
+                }
+            )
+        case KeyRecord():
+            rows.keys.append(
+                {
+                    "public_key": record.public_key,
+                    "account": record.account,
+                    "label": record.label,
+                    "created_seq": record.created_seq,
+                    "revoked_seq": record.revoked_seq,
+                }
+            )
+        case None:
+            pass

@@ -1,0 +1,105 @@
+"""The core's database schema, one definition for SQLite and PostgreSQL (SQLAlchemy Core).
+
+``journal`` is the source of truth: every accepted command's signed envelope, by sequence number.
+``snapshots`` hold the engine and registry state at a sequence number, so a restart replays only
+the journal after the latest one. The other tables are derived from the events of journaled
+commands, written in the same transaction as their journal rows, and exist for queries: they are
+never read to rebuild state. Alembic migrations in ``migrations/`` create exactly this schema.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+)
+
+metadata = MetaData()
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("envelope", LargeBinary, nullable=False),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("state_hash", LargeBinary, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account", BigInteger, primary_key=True, autoincrement=False),
+    Column("label", String(64), nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("public_key", LargeBinary, primary_key=True),
+    Column("account", BigInteger, nullable=False, index=True),
+    Column("label", String(64), nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("revoked_seq", BigInteger, nullable=True),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account", BigInteger, nullable=False),
+    Column("market", String(21), nullable=False),
+    Column("side", SmallInteger, nullable=False),
+    Column("tif", SmallInteger, nullable=False),
+    # Prices and amounts are bounded by 2**63 - 1 (exchange.MAX_AMOUNT): they fit BIGINT.
+    Column("price", BigInteger, nullable=False),
+    Column("qty", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("client_order_id", String(36), nullable=True),
+    Column("open", Boolean, nullable=False),
+    Column("close_reason", SmallInteger, nullable=True),
+    Column("accepted_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    Index("orders_by_client_id", "account", "client_order_id"),
+    Index("orders_by_account", "account", "order_id"),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("trade_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("market", String(21), nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("qty", BigInteger, nullable=False),
+    Column("quote_amount", BigInteger, nullable=False),
+    Column("taker_side", SmallInteger, nullable=False),
+    Column("maker_order", BigInteger, nullable=False),
+    Column("taker_order", BigInteger, nullable=False),
+    Column("maker_account", BigInteger, nullable=False),
+    Column("taker_account", BigInteger, nullable=False),
+    Column("maker_fee", BigInteger, nullable=False),
+    Column("taker_fee", BigInteger, nullable=False),
+    Index("trades_by_maker", "maker_account", "trade_id"),
+    Index("trades_by_taker", "taker_account", "trade_id"),
+    Index("trades_by_market", "market", "trade_id"),
+)
+
+#: Bumped by each migration; checked at start so a core never runs on a schema it does not know.
+SCHEMA_REVISION = "0001"

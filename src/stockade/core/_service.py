@@ -1,0 +1,500 @@
+"""The core compartment's logic, sans I/O: signed frames in, decisions out.
+
+``Core.receive(frame, now_ms)`` opens and checks the envelope, checks the sender's capability, maps
+the request to an engine or registry command, applies it at the next sequence number and returns an
+``Outcome``: the reply to send, the ``Applied`` record to journal if state changed, whether the
+reply must wait until everything applied so far is durable, and (for history queries) a storage
+query to run once it is. The server (``_server``) does the I/O: sockets, the database, sealing.
+
+``Core.replay(record)`` re-applies a journal record at its recorded sequence number and time. It
+runs the same code as ``receive`` minus the clock and replay checks, and re-verifies the client's
+signature, so a database row forged without the client's key cannot enter the state on restore.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import msgspec
+
+from stockade.core._registry import AccountRecord, KeyRecord, Registry, RegistryState
+from stockade.core._results import CoreCode
+from stockade.core._rows import Applied
+from stockade.core._storage import JournalRecord, Storage, StoredOrder
+from stockade.errors import LocalProtocolError
+from stockade.exchange import (
+    DESCRIPTIONS,
+    AccountId,
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    Command,
+    Deposit,
+    Engine,
+    ListAsset,
+    ListMarket,
+    Order,
+    OrderId,
+    PlaceOrder,
+    ResultCode,
+    SetMarketStatus,
+    Side,
+    audit,
+    restore,
+    snapshot,
+)
+from stockade.keys import Identity, PublicKey
+from stockade.wire import (
+    MAX_REQUEST,
+    WINDOW_MS,
+    AccountCreated,
+    AmendOrderRequest,
+    BalanceRow,
+    Balances,
+    BalancesRequest,
+    Book,
+    BookRequest,
+    CancelAllRequest,
+    CancelOrderRequest,
+    CreateAccountRequest,
+    CreditRequest,
+    Envelope,
+    ErrorInfo,
+    ListAssetRequest,
+    ListMarketRequest,
+    MarketInfo,
+    Markets,
+    MarketsRequest,
+    Message,
+    MyTradesRequest,
+    Opener,
+    OpenOrdersRequest,
+    OrderInfo,
+    OrderRequest,
+    Orders,
+    PingRequest,
+    PlaceOrderRequest,
+    Pong,
+    Receipt,
+    RegisterKeyRequest,
+    ReplayCache,
+    Reply,
+    ReplyBody,
+    RevokeKeyRequest,
+    Role,
+    SetMarketStatusRequest,
+    Status,
+    StatusRequest,
+    TradeRow,
+    Trades,
+    UnexpectedMessage,
+    WireError,
+    authorize,
+    decode_body,
+    decode_envelope,
+)
+
+ZERO_NONCE = bytes(16)
+ZERO_KEY = bytes(32)
+STATE_VERSION = 1
+
+#: A history query, run by the server on the storage once every earlier write is durable.
+Query = Callable[[Storage], "ReplyBody | ErrorInfo"]
+
+
+class JournalCorrupt(LocalProtocolError):
+    """A journal record failed its checks on replay: the database was damaged or tampered with."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    recipient: bytes  # the public key to seal the reply to
+    in_reply_to: bytes
+    reply: ReplyBody | ErrorInfo | None = None  # None when ``query`` computes the reply
+    applied: Applied | None = None
+    wait: bool = False  # hold the reply until all applied so far is durable
+    query: Query | None = None
+
+    def reply_message(self, body: ReplyBody | ErrorInfo) -> Reply:
+        if isinstance(body, ErrorInfo):
+            return Reply(self.in_reply_to, error=body)
+        return Reply(self.in_reply_to, body=body)
+
+
+class CoreState(msgspec.Struct, forbid_unknown_fields=True):
+    version: int
+    seq: int
+    engine: bytes
+    registry: RegistryState
+
+
+def _error(code: int, name: str, message: str, field: str | None = None) -> ErrorInfo:
+    return ErrorInfo(code, name, message, field)
+
+
+def _result_error(code: ResultCode) -> ErrorInfo:
+    message, field = DESCRIPTIONS[code]
+    return _error(int(code), code.name, message, field)
+
+
+def _core_error(code: CoreCode, message: str, field: str | None = None) -> ErrorInfo:
+    return _error(int(code), code.name, message, field)
+
+
+def wire_error(exc: WireError) -> ErrorInfo:
+    return _error(exc.code, type(exc).__name__, exc.message, exc.field)
+
+
+class Core:
+    def __init__(
+        self,
+        identity: Identity,
+        operators: dict[bytes, PublicKey],
+        engine: Engine,
+        registry: Registry,
+        seq: int = 0,
+        not_before_ms: int = 0,
+    ) -> None:
+        self.identity = identity
+        self.operators = operators
+        self.engine = engine
+        self.registry = registry
+        self.seq = seq
+        self.durable_seq = seq
+        self.snapshot_seq = seq
+        self._user_keys: dict[bytes, PublicKey] = {}
+        self.opener = Opener(
+            identity.public, self._lookup, ReplayCache(WINDOW_MS), MAX_REQUEST, not_before_ms
+        )
+
+    # ------------------------------------------------------------------ state
+
+    @classmethod
+    def new(cls, identity: Identity, operators: list[PublicKey], not_before_ms: int = 0) -> Core:
+        by_key = {k.raw: k for k in operators}
+        return cls(identity, by_key, Engine(), Registry(frozenset(by_key)), 0, not_before_ms)
+
+    def state(self) -> bytes:
+        """Canonical bytes of the whole state at ``seq``: engine, registry, sequence number."""
+        return msgspec.msgpack.encode(
+            CoreState(STATE_VERSION, self.seq, snapshot(self.engine), self.registry.state())
+        )
+
+    def state_hash(self) -> bytes:
+        return hashlib.sha256(self.state()).digest()
+
+    @classmethod
+    def from_state(
+        cls,
+        identity: Identity,
+        operators: list[PublicKey],
+        data: bytes,
+        not_before_ms: int = 0,
+    ) -> Core:
+        state = msgspec.msgpack.decode(data, type=CoreState)
+        if state.version != STATE_VERSION:
+            raise JournalCorrupt(f"state version {state.version} is not {STATE_VERSION}")
+        by_key = {k.raw: k for k in operators}
+        registry = Registry.from_state(frozenset(by_key), state.registry)
+        engine = restore(state.engine)
+        return cls(identity, by_key, engine, registry, state.seq, not_before_ms)
+
+    def _lookup(self, key: bytes) -> PublicKey | None:
+        operator = self.operators.get(key)
+        if operator is not None:
+            return operator
+        if self.registry.active_account(key) is None:
+            return None
+        public = self._user_keys.get(key)
+        if public is None:
+            public = self._user_keys[key] = PublicKey(key)
+        return public
+
+    def _role_of(self, key: bytes) -> tuple[Role, AccountId]:
+        if key in self.operators:
+            return Role.OPERATOR, AccountId(0)
+        account = self.registry.active_account(key)
+        assert account is not None, "only called for keys the opener accepted"
+        return Role.USER, account
+
+    # ------------------------------------------------------------------ entry points
+
+    def receive(self, data: bytes, now_ms: int) -> Outcome:
+        try:
+            env, message = self.opener.open(data, now_ms)
+        except WireError as exc:
+            return self._refuse(data, exc)
+        role, account = self._role_of(env.sender)
+        try:
+            authorize(role, message)
+        except WireError as exc:
+            return Outcome(env.sender, env.nonce, wire_error(exc))
+        return self._execute(env, data, message, role, account, self.seq + 1, now_ms)
+
+    def _refuse(self, data: bytes, exc: WireError) -> Outcome:
+        """An error reply to whoever the frame claims to be from, if it parses that far."""
+        try:
+            env = decode_envelope(data, MAX_REQUEST)
+            recipient, nonce = env.sender, env.nonce
+        except WireError:
+            recipient, nonce = ZERO_KEY, ZERO_NONCE
+        return Outcome(recipient, nonce, wire_error(exc))
+
+    def replay(self, record: JournalRecord, verify: bool = True) -> None:
+        """Re-apply one journal record; raise ``JournalCorrupt`` if it does not apply cleanly."""
+        if record.seq <= self.seq:
+            raise JournalCorrupt(f"journal seq {record.seq} is not above {self.seq}")
+        try:
+            env = decode_envelope(record.envelope, MAX_REQUEST)
+            sender = self._lookup(env.sender)
+            if sender is None:
+                raise JournalCorrupt(f"journal seq {record.seq}: sender unknown at that point")
+            if verify:
+                self.opener.verify_signature(env, sender)
+            message = decode_body(env)
+            role, account = self._role_of(env.sender)
+            authorize(role, message)
+        except WireError as exc:
+            raise JournalCorrupt(f"journal seq {record.seq}: {exc.message}") from None
+        outcome = self._execute(env, record.envelope, message, role, account, record.seq, record.ts)
+        if outcome.applied is None:
+            raise JournalCorrupt(f"journal seq {record.seq} did not apply on replay")
+
+    # ------------------------------------------------------------------ execution
+
+    def _execute(
+        self,
+        env: Envelope,
+        data: bytes,
+        message: Message,
+        role: Role,
+        account: AccountId,
+        seq: int,
+        ts: int,
+    ) -> Outcome:
+        def engine(cmd: Command) -> Outcome:
+            return self._apply_engine(env, data, cmd, seq, ts)
+
+        match message:
+            case PlaceOrderRequest():
+                return engine(
+                    PlaceOrder(
+                        account,
+                        message.market,
+                        message.side,
+                        message.tif,
+                        message.qty,
+                        message.price,
+                        message.client_order_id,
+                        message.stp,
+                    )
+                )
+            case CancelOrderRequest():
+                oid = None if message.order_id is None else OrderId(message.order_id)
+                return engine(CancelOrder(account, oid, message.client_order_id))
+            case CancelAllRequest():
+                return engine(CancelAll(account, message.market))
+            case AmendOrderRequest():
+                cmd = AmendOrder(account, OrderId(message.order_id), message.qty, message.price)
+                return engine(cmd)
+            case CreditRequest():
+                if AccountId(message.account) not in self.registry.accounts:
+                    error = _core_error(CoreCode.UNKNOWN_ACCOUNT, "no such account", "account")
+                    return Outcome(env.sender, env.nonce, error)
+                credit = Deposit(
+                    AccountId(message.account), message.asset, message.amount, message.ref
+                )
+                return engine(credit)
+            case ListAssetRequest():
+                return engine(ListAsset(message.asset))
+            case ListMarketRequest():
+                return engine(ListMarket(message.market))
+            case SetMarketStatusRequest():
+                return engine(SetMarketStatus(message.market, message.status))
+            case CreateAccountRequest() | RegisterKeyRequest() | RevokeKeyRequest():
+                return self._apply_registry(env, data, message, seq, ts)
+        return self._read(env, message, account, ts)
+
+    def _apply_engine(
+        self,
+        env: Envelope,
+        data: bytes,
+        cmd: Command,
+        seq: int,
+        ts: int,
+    ) -> Outcome:
+        result = self.engine.apply(cmd, seq)
+        if result.code is not ResultCode.OK:
+            return Outcome(env.sender, env.nonce, _result_error(result.code), wait=True)
+        self.seq = seq
+        applied = Applied(seq, ts, data, result.events)
+        receipt = Receipt(seq, ts, result.events, result.order_id)
+        return Outcome(env.sender, env.nonce, receipt, applied, wait=True)
+
+    def _apply_registry(
+        self,
+        env: Envelope,
+        data: bytes,
+        message: CreateAccountRequest | RegisterKeyRequest | RevokeKeyRequest,
+        seq: int,
+        ts: int,
+    ) -> Outcome:
+        registry = self.registry
+        body: ReplyBody
+        record: AccountRecord | KeyRecord
+        match message:
+            case CreateAccountRequest():
+                account = registry.create_account(message.label, seq)
+                record = registry.accounts[account]
+                body = AccountCreated(seq, ts, account)
+            case RegisterKeyRequest():
+                account = AccountId(message.account)
+                code = registry.check_register(account, message.public_key)
+                if code is not None:
+                    error = _core_error(code, code.name.lower().replace("_", " "), "public_key")
+                    return Outcome(env.sender, env.nonce, error, wait=True)
+                registry.register(account, message.public_key, message.label, seq)
+                record = registry.keys[message.public_key]
+                body = Receipt(seq, ts, [])
+            case RevokeKeyRequest():
+                code = registry.check_revoke(message.public_key)
+                if code is not None:
+                    error = _core_error(code, "no such active key", "public_key")
+                    return Outcome(env.sender, env.nonce, error, wait=True)
+                registry.revoke(message.public_key, seq)
+                self._user_keys.pop(message.public_key, None)
+                record = registry.keys[message.public_key]
+                body = Receipt(seq, ts, [])
+        self.seq = seq
+        applied = Applied(seq, ts, data, [], record)
+        return Outcome(env.sender, env.nonce, body, applied, wait=True)
+
+    # ------------------------------------------------------------------ reads
+
+    def _read(self, env: Envelope, message: Message, account: AccountId, now_ms: int) -> Outcome:
+        def answer(body: ReplyBody | ErrorInfo) -> Outcome:
+            return Outcome(env.sender, env.nonce, body, wait=True)
+
+        engine = self.engine
+        match message:
+            case BalancesRequest():
+                cells = engine.balances.get(account, {})
+                rows = [BalanceRow(a, c[0], c[1]) for a, c in sorted(cells.items())]
+                return answer(Balances(rows))
+            case OpenOrdersRequest():
+                mine = engine.open_orders(account)
+                if message.market is not None:
+                    mine = [o for o in mine if o.market == message.market]
+                return answer(Orders([_open_info(o) for o in mine]))
+            case OrderRequest():
+                return self._find_order(env, account, message)
+            case MyTradesRequest():
+                req = message
+                return Outcome(
+                    env.sender,
+                    env.nonce,
+                    wait=True,
+                    query=lambda s: _trades(s, account, req.market, req.after_trade_id, req.limit),
+                )
+            case BookRequest():
+                ms = engine.markets.get(message.market)
+                if ms is None:
+                    return answer(_result_error(ResultCode.UNKNOWN_MARKET))
+                bids = ms.book.depth(Side.BUY, message.depth)
+                asks = ms.book.depth(Side.SELL, message.depth)
+                return answer(Book(message.market, self.seq, bids, asks))
+            case MarketsRequest():
+                assets = [engine.assets[code] for code in sorted(engine.assets)]
+                markets = [
+                    MarketInfo(m.market, m.status) for _, m in sorted(engine.markets.items())
+                ]
+                return answer(Markets(assets, markets))
+            case PingRequest():
+                return Outcome(env.sender, env.nonce, Pong(now_ms, self.seq))
+            case StatusRequest():
+                status = Status(
+                    self.seq,
+                    now_ms,
+                    self.durable_seq,
+                    self.snapshot_seq,
+                    len(self.registry.accounts),
+                    len(engine.orders),
+                    audit(engine)[:50],
+                )
+                return answer(status)
+        raise UnexpectedMessage(f"no handler for {type(message).__name__}")
+
+    def _find_order(self, env: Envelope, account: AccountId, req: OrderRequest) -> Outcome:
+        engine = self.engine
+        oid = req.order_id
+        if req.client_order_id is not None:
+            oid = engine.find_order(account, req.client_order_id)
+        order = engine.orders.get(OrderId(oid)) if oid is not None else None
+        if order is not None and order.user == account:
+            return Outcome(env.sender, env.nonce, _open_info(order), wait=True)
+        return Outcome(
+            env.sender,
+            env.nonce,
+            wait=True,
+            query=lambda s: _stored_order(s, account, req.order_id, req.client_order_id),
+        )
+
+
+def _open_info(order: Order) -> OrderInfo:
+    return OrderInfo(
+        order.id,
+        order.market,
+        order.side,
+        order.tif,
+        order.price,
+        order.qty,
+        order.remaining,
+        order.client_order_id,
+        True,
+    )
+
+
+def _stored_order(
+    storage: Storage, account: AccountId, order_id: int | None, client_order_id: str | None
+) -> OrderInfo | ErrorInfo:
+    found: StoredOrder | None = storage.find_order(account, order_id, client_order_id)
+    if found is None:
+        return _core_error(CoreCode.ORDER_NOT_FOUND, "no such order of yours", "order_id")
+    return OrderInfo(
+        found.order_id,
+        found.market,
+        found.side,
+        found.tif,
+        found.price,
+        found.qty,
+        found.remaining,
+        found.client_order_id,
+        found.open,
+        found.close_reason,
+    )
+
+
+def _trades(
+    storage: Storage, account: AccountId, market: str | None, after: int, limit: int
+) -> Trades:
+    rows = []
+    for t in storage.trades_of(account, market, after, limit):
+        maker = t.maker_account == account
+        side = Side(1 - t.taker_side) if maker else t.taker_side
+        rows.append(
+            TradeRow(
+                t.trade_id,
+                t.seq,
+                t.ts,
+                t.market,
+                t.maker_order if maker else t.taker_order,
+                side,
+                maker,
+                t.price,
+                t.qty,
+                t.maker_fee if maker else t.taker_fee,
+            )
+        )
+    return Trades(rows)

@@ -1,0 +1,72 @@
+"""Who may send what. One table, checked for every message after its signature.
+
+A role is bound to a key by the receiver (pinned operator keys, registered user keys). User requests
+never name an account: the receiver acts for the account bound to the signing key. Anything not in
+the table is refused.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from stockade.wire._errors import Unauthorized
+from stockade.wire._messages import (
+    AmendOrderRequest,
+    BalancesRequest,
+    BookRequest,
+    CancelAllRequest,
+    CancelOrderRequest,
+    CreateAccountRequest,
+    CreditRequest,
+    ListAssetRequest,
+    ListMarketRequest,
+    MarketsRequest,
+    Message,
+    MyTradesRequest,
+    OpenOrdersRequest,
+    OrderRequest,
+    PingRequest,
+    PlaceOrderRequest,
+    RegisterKeyRequest,
+    RevokeKeyRequest,
+    SetMarketStatusRequest,
+    StatusRequest,
+)
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"  # pinned in core's configuration; later: M-of-N quorum commands
+    USER = "user"  # an API key registered to one account
+
+
+_USER = frozenset({Role.USER})
+_OPERATOR = frozenset({Role.OPERATOR})
+_ANYONE = frozenset(Role)
+
+CAPABILITIES: dict[type[Message], frozenset[Role]] = {
+    PlaceOrderRequest: _USER,
+    CancelOrderRequest: _USER,
+    CancelAllRequest: _USER,
+    AmendOrderRequest: _USER,
+    BalancesRequest: _USER,
+    OrderRequest: _USER,
+    OpenOrdersRequest: _USER,
+    MyTradesRequest: _USER,
+    BookRequest: _ANYONE,
+    MarketsRequest: _ANYONE,
+    PingRequest: _ANYONE,
+    CreateAccountRequest: _OPERATOR,
+    RegisterKeyRequest: _OPERATOR,
+    RevokeKeyRequest: _OPERATOR,
+    CreditRequest: _OPERATOR,
+    ListAssetRequest: _OPERATOR,
+    ListMarketRequest: _OPERATOR,
+    SetMarketStatusRequest: _OPERATOR,
+    StatusRequest: _OPERATOR,
+}
+
+
+def authorize(role: Role, message: Message) -> None:
+    """Raise ``Unauthorized`` unless ``role`` may send this kind of message."""
+    if role not in CAPABILITIES.get(type(message), frozenset()):
+        raise Unauthorized(f"a {role.value} key may not send {type(message).__name__}")

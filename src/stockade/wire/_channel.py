@@ -1,0 +1,115 @@
+"""The blocking client side of a wire connection: sign requests, verify replies, keep them paired.
+
+Requests may be pipelined: ``send`` several, then ``receive`` their replies, which arrive in the
+same order. Every reply must be signed by the pinned peer key, addressed to us, fresh, never
+replayed, and answer the oldest outstanding request; anything else raises and the channel should be
+dropped.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+
+from stockade.keys import Identity, PublicKey
+from stockade.wire._address import Address
+from stockade.wire._envelope import MAX_REPLY, WINDOW_MS, Opener, seal
+from stockade.wire._errors import UnexpectedMessage
+from stockade.wire._framing import FrameReader, frame
+from stockade.wire._messages import Reply, Request
+from stockade.wire._replay import ReplayCache
+
+#: Default seconds to wait for a connection or a reply before giving up.
+DEFAULT_TIMEOUT = 10.0
+_READ_CHUNK = 256 * 1024
+
+
+def connect(address: Address, timeout: float) -> socket.socket:
+    if address.scheme == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect(str(address.path))
+    else:
+        sock = socket.create_connection((address.host, address.port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+class Channel:
+    def __init__(
+        self,
+        address: Address,
+        identity: Identity,
+        peer: PublicKey,
+        clock: Callable[[], float] = time.time,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.identity = identity
+        self.peer = peer
+        self.clock = clock
+        self._sock = connect(address, timeout)
+        self._reader = FrameReader(MAX_REPLY)
+        self._frames: deque[bytes] = deque()
+        self._outstanding: deque[bytes] = deque()
+        self._opener = Opener(
+            identity.public,
+            lambda key: peer if key == peer.raw else None,
+            ReplayCache(WINDOW_MS),
+            max_size=MAX_REPLY,
+        )
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def seal(self, message: Request) -> tuple[bytes, bytes]:
+        """A signed envelope for ``message`` and its nonce (which the reply will name)."""
+        nonce = secrets.token_bytes(16)
+        return seal(self.identity, self.peer, message, nonce, self.now_ms()), nonce
+
+    def send_sealed(self, envelope: bytes, nonce: bytes) -> None:
+        self._sock.sendall(frame(envelope))
+        self._outstanding.append(nonce)
+
+    def send(self, message: Request) -> bytes:
+        envelope, nonce = self.seal(message)
+        self.send_sealed(envelope, nonce)
+        return nonce
+
+    def send_many(self, messages: list[Request]) -> None:
+        sealed = [self.seal(m) for m in messages]
+        self._sock.sendall(b"".join(frame(env) for env, _ in sealed))
+        self._outstanding.extend(nonce for _, nonce in sealed)
+
+    def receive(self) -> Reply:
+        while not self._frames:
+            data = self._sock.recv(_READ_CHUNK)
+            if not data:
+                raise ConnectionError("the peer closed the connection")
+            self._frames.extend(self._reader.feed(data))
+        _, message = self._opener.open(self._frames.popleft(), self.now_ms())
+        if not isinstance(message, Reply):
+            raise UnexpectedMessage(f"expected a reply, got {type(message).__name__}")
+        if not self._outstanding or message.in_reply_to != self._outstanding[0]:
+            raise UnexpectedMessage("reply does not answer the oldest outstanding request")
+        self._outstanding.popleft()
+        return message
+
+    def call(self, message: Request) -> Reply:
+        self.send(message)
+        return self.receive()
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._outstanding)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> Channel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,160 @@
+"""Signed envelopes, sans I/O: ``seal`` makes frame payloads, ``Opener.open`` checks them.
+
+An envelope is the msgpack array ``[version, sender, recipient, nonce, ts_ms, body, signature]``.
+The signature covers ``DOMAIN || sender || recipient || nonce || ts_ms (8 bytes, big-endian) ||
+body`` with the sender's Ed25519 key; naming the recipient stops a message meant for one peer
+being replayed to another. ``body`` is the canonical msgpack encoding of one ``Message``.
+
+``Opener.open`` refuses, cheapest check first, and raises the matching ``WireError``:
+size, envelope shape, canonical encoding, version, recipient, sender known, timestamp window,
+signature, replay, then the body's shape and canonical encoding. The clock and the nonce are
+arguments: this module reads neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import msgspec
+
+from stockade.keys import BadSignature, Identity, PublicKey
+from stockade.wire._errors import (
+    BadEnvelopeSignature,
+    Expired,
+    FromTheFuture,
+    Malformed,
+    NonCanonical,
+    Oversize,
+    UnknownSender,
+    UnsupportedVersion,
+    WrongRecipient,
+)
+from stockade.wire._messages import Message
+from stockade.wire._replay import ReplayCache
+
+VERSION = 1
+DOMAIN = b"stockade/wire/v1\x00"
+#: Accept timestamps this far from our clock, either way: wide enough for honest clock drift and
+#: network delay, narrow enough that the replay cache only needs to remember a few seconds.
+WINDOW_MS = 5_000
+#: Largest request envelope: an order is about 200 bytes; 16 KiB leaves room for every request kind.
+MAX_REQUEST = 16 * 1024
+#: Largest reply envelope: a 1,000-row list of trades or book levels fits well inside 1 MiB.
+MAX_REPLY = 1024 * 1024
+
+
+class Envelope(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    version: int
+    sender: Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
+    recipient: Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
+    nonce: Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
+    ts: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+    body: bytes
+    signature: Annotated[bytes, msgspec.Meta(min_length=64, max_length=64)]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_envelope_decoder = msgspec.msgpack.Decoder(Envelope)
+_message_decoder = msgspec.msgpack.Decoder(Message)
+
+
+def encode_message(message: Message) -> bytes:
+    return _encoder.encode(message)
+
+
+def _signed_bytes(sender: bytes, recipient: bytes, nonce: bytes, ts: int, body: bytes) -> bytes:
+    return b"".join((sender, recipient, nonce, ts.to_bytes(8, "big"), body))
+
+
+def seal(
+    identity: Identity, recipient: PublicKey, message: Message, nonce: bytes, ts: int
+) -> bytes:
+    """The canonical bytes of a signed envelope carrying ``message``."""
+    body = _encoder.encode(message)
+    sender = identity.public.raw
+    signature = identity.secret.sign(DOMAIN, _signed_bytes(sender, recipient.raw, nonce, ts, body))
+    return _encoder.encode(Envelope(VERSION, sender, recipient.raw, nonce, ts, body, signature))
+
+
+def decode_envelope(data: bytes, max_size: int) -> Envelope:
+    """Parse without checking the signature (used by ``Opener`` and to read the journal)."""
+    if len(data) > max_size:
+        raise Oversize(f"envelope of {len(data)} bytes exceeds {max_size}")
+    try:
+        env = _envelope_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise Malformed("malformed envelope", untrusted_detail=str(exc)) from None
+    if _encoder.encode(env) != data:
+        raise NonCanonical("envelope is not canonically encoded")
+    if env.version != VERSION:
+        raise UnsupportedVersion(f"envelope version {env.version} is not {VERSION}")
+    return env
+
+
+def decode_body(env: Envelope) -> Message:
+    try:
+        message: Message = _message_decoder.decode(env.body)
+    except msgspec.ValidationError as exc:
+        field = _field_of(str(exc))
+        raise Malformed("invalid message", field=field, untrusted_detail=str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise Malformed("malformed message", untrusted_detail=str(exc)) from None
+    if _encoder.encode(message) != env.body:
+        raise NonCanonical("message is not canonically encoded")
+    return message
+
+
+def _field_of(error: str) -> str | None:
+    """The field a msgspec validation error names (``... - at `$.qty` ``), without the ``$.``."""
+    marker = "at `$."
+    at = error.rfind(marker)
+    if at < 0:
+        return None
+    return error[at + len(marker) :].rstrip("`").split("[")[0][:64] or None
+
+
+class Opener:
+    """Checks envelopes addressed to ``me`` from senders that ``lookup`` knows."""
+
+    def __init__(
+        self,
+        me: PublicKey,
+        lookup: Callable[[bytes], PublicKey | None],
+        replay: ReplayCache,
+        max_size: int = MAX_REQUEST,
+        not_before_ms: int = 0,
+    ) -> None:
+        self.me = me
+        self.lookup = lookup
+        self.replay = replay
+        self.max_size = max_size
+        #: Timestamps before this are refused whatever the window says: set to the process start,
+        #: it stops anything captured before a restart from being replayed after it.
+        self.not_before_ms = not_before_ms
+
+    def open(self, data: bytes, now_ms: int) -> tuple[Envelope, Message]:
+        env = decode_envelope(data, self.max_size)
+        if env.recipient != self.me.raw:
+            raise WrongRecipient("envelope is addressed to another identity")
+        sender = self.lookup(env.sender)
+        if sender is None:
+            raise UnknownSender("sender key is not registered")
+        if env.ts < now_ms - WINDOW_MS or env.ts < self.not_before_ms:
+            raise Expired(f"timestamp is older than {WINDOW_MS} ms or predates this process")
+        if env.ts > now_ms + WINDOW_MS:
+            raise FromTheFuture(f"timestamp is more than {WINDOW_MS} ms ahead")
+        self.verify_signature(env, sender)
+        self.replay.check_and_remember(env.sender, env.nonce, now_ms)
+        return env, decode_body(env)
+
+    @staticmethod
+    def verify_signature(env: Envelope, sender: PublicKey) -> None:
+        try:
+            sender.verify(
+                DOMAIN,
+                _signed_bytes(env.sender, env.recipient, env.nonce, env.ts, env.body),
+                env.signature,
+            )
+        except BadSignature:
+            raise BadEnvelopeSignature("signature does not verify") from None

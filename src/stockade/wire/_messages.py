@@ -1,0 +1,333 @@
+"""Every message compartments and clients exchange, defined once.
+
+Each message is a frozen msgspec Struct with ``forbid_unknown_fields``, bounded fields and an
+integer tag from the single registry ``MESSAGE_TAGS`` (tags are never reassigned). A request names
+no account: the account is the one bound to the key that signed it, so a user key can only ever act
+for its own user. Replies carry a tag of 100 or more.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, get_args
+
+import msgspec
+
+from stockade.exchange import (
+    MAX_AMOUNT,
+    Asset,
+    CloseReason,
+    Event,
+    Market,
+    MarketStatus,
+    SelfTrade,
+    Side,
+    TimeInForce,
+)
+
+#: Longest list any reply carries: bounds the work one query can cause and the size of a reply.
+MAX_LIST = 1000
+
+Amount = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT)]
+Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
+MarketName = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$")]
+ClientOrderId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,36}$")]
+Reference = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,100}$")]
+Label = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9 ._:@-]{0,64}$")]
+Id = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIST)]
+Nonce = Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
+Key32 = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
+Text = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class _Msg(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="t"):
+    pass
+
+
+# ---------------------------------------------------------------- user requests (API keys)
+
+
+class PlaceOrderRequest(_Msg, frozen=True, tag=1):
+    market: MarketName
+    side: Side
+    tif: TimeInForce
+    qty: Amount
+    price: Amount
+    client_order_id: ClientOrderId | None = None
+    stp: SelfTrade = SelfTrade.CANCEL_RESTING
+
+
+class CancelOrderRequest(_Msg, frozen=True, tag=2):
+    """Names the order by exactly one of ``order_id`` and ``client_order_id``."""
+
+    order_id: Id | None = None
+    client_order_id: ClientOrderId | None = None
+
+    def __post_init__(self) -> None:
+        if (self.order_id is None) == (self.client_order_id is None):
+            raise ValueError("give exactly one of order_id and client_order_id")
+
+
+class CancelAllRequest(_Msg, frozen=True, tag=3):
+    market: MarketName
+
+
+class AmendOrderRequest(_Msg, frozen=True, tag=4):
+    order_id: Id
+    qty: Amount
+    price: Amount
+
+
+class BalancesRequest(_Msg, frozen=True, tag=5):
+    pass
+
+
+class OrderRequest(_Msg, frozen=True, tag=6):
+    """One of the caller's orders, open or closed, by exactly one of its two names."""
+
+    order_id: Id | None = None
+    client_order_id: ClientOrderId | None = None
+
+    def __post_init__(self) -> None:
+        if (self.order_id is None) == (self.client_order_id is None):
+            raise ValueError("give exactly one of order_id and client_order_id")
+
+
+class OpenOrdersRequest(_Msg, frozen=True, tag=7):
+    market: MarketName | None = None
+
+
+class MyTradesRequest(_Msg, frozen=True, tag=8):
+    market: MarketName | None = None
+    after_trade_id: Seq = 0
+    limit: Limit = 100
+
+
+# ---------------------------------------------------------------- public requests
+
+
+class BookRequest(_Msg, frozen=True, tag=9):
+    market: MarketName
+    depth: Limit = 50
+
+
+class MarketsRequest(_Msg, frozen=True, tag=10):
+    pass
+
+
+class PingRequest(_Msg, frozen=True, tag=11):
+    pass
+
+
+# ---------------------------------------------------------------- operator requests
+
+
+class CreateAccountRequest(_Msg, frozen=True, tag=20):
+    label: Label = ""
+
+
+class RegisterKeyRequest(_Msg, frozen=True, tag=21):
+    """Bind an Ed25519 public key to an account, so it may sign that account's requests."""
+
+    account: Id
+    public_key: Key32
+    label: Label = ""
+
+
+class RevokeKeyRequest(_Msg, frozen=True, tag=22):
+    public_key: Key32
+
+
+class CreditRequest(_Msg, frozen=True, tag=23):
+    """A manual credit (an operator deposit). ``ref`` makes it idempotent."""
+
+    account: Id
+    asset: Code
+    amount: Amount
+    ref: Reference
+
+
+class ListAssetRequest(_Msg, frozen=True, tag=24):
+    asset: Asset
+
+
+class ListMarketRequest(_Msg, frozen=True, tag=25):
+    market: Market
+
+
+class SetMarketStatusRequest(_Msg, frozen=True, tag=26):
+    market: MarketName
+    status: MarketStatus
+
+
+class StatusRequest(_Msg, frozen=True, tag=27):
+    pass
+
+
+# ---------------------------------------------------------------- replies
+
+
+class ErrorInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Why a request was refused. ``code`` ranges: 1000-4999 exchange rules, 5000-5999 the message
+    itself, 6000-6999 the core's state. Nothing was changed by a refused request."""
+
+    code: int
+    name: str
+    message: Text
+    field: str | None = None
+
+
+class Receipt(_Msg, frozen=True, tag=101):
+    """A state-changing request was applied at ``seq`` (durably: receipts follow the journal)."""
+
+    seq: Seq
+    ts: int
+    events: list[Event]
+    order_id: Id | None = None
+
+
+class AccountCreated(_Msg, frozen=True, tag=102):
+    seq: Seq
+    ts: int
+    account: Id
+
+
+class BalanceRow(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    asset: Code
+    available: Amount
+    held: Amount
+
+
+class Balances(_Msg, frozen=True, tag=103):
+    balances: list[BalanceRow]
+
+
+class OrderInfo(_Msg, frozen=True, tag=104):
+    order_id: Id
+    market: MarketName
+    side: Side
+    tif: TimeInForce
+    price: Amount
+    qty: Amount
+    remaining: Amount
+    client_order_id: ClientOrderId | None
+    open: bool
+    close_reason: CloseReason | None = None
+
+
+class Orders(_Msg, frozen=True, tag=105):
+    orders: list[OrderInfo]
+
+
+class TradeRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    trade_id: Id
+    seq: Seq
+    ts: int
+    market: MarketName
+    order_id: Id
+    side: Side
+    maker: bool
+    price: Amount
+    qty: Amount
+    fee: Amount
+
+
+class Trades(_Msg, frozen=True, tag=106):
+    trades: list[TradeRow]
+
+
+class Book(_Msg, frozen=True, tag=107):
+    market: MarketName
+    seq: Seq
+    bids: list[tuple[Amount, Amount]]
+    asks: list[tuple[Amount, Amount]]
+
+
+class MarketInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    market: Market
+    status: MarketStatus
+
+
+class Markets(_Msg, frozen=True, tag=108):
+    assets: list[Asset]
+    markets: list[MarketInfo]
+
+
+class Pong(_Msg, frozen=True, tag=109):
+    ts: int
+    seq: Seq
+
+
+class Status(_Msg, frozen=True, tag=110):
+    seq: Seq
+    ts: int
+    durable_seq: Seq
+    snapshot_seq: Seq
+    accounts: int
+    open_orders: int
+    invariant_violations: list[Text]
+
+
+ReplyBody = (
+    Receipt
+    | AccountCreated
+    | Balances
+    | OrderInfo
+    | Orders
+    | Trades
+    | Book
+    | Markets
+    | Pong
+    | Status
+)
+
+
+class Reply(_Msg, frozen=True, tag=100):
+    """The answer to the request whose envelope nonce is ``in_reply_to``: a body or an error."""
+
+    in_reply_to: Nonce
+    body: ReplyBody | None = None
+    error: ErrorInfo | None = None
+
+    def __post_init__(self) -> None:
+        if (self.body is None) == (self.error is None):
+            raise ValueError("a reply carries exactly one of body and error")
+
+
+UserRequest = (
+    PlaceOrderRequest
+    | CancelOrderRequest
+    | CancelAllRequest
+    | AmendOrderRequest
+    | BalancesRequest
+    | OrderRequest
+    | OpenOrdersRequest
+    | MyTradesRequest
+)
+PublicRequest = BookRequest | MarketsRequest | PingRequest
+OperatorRequest = (
+    CreateAccountRequest
+    | RegisterKeyRequest
+    | RevokeKeyRequest
+    | CreditRequest
+    | ListAssetRequest
+    | ListMarketRequest
+    | SetMarketStatusRequest
+    | StatusRequest
+)
+Request = UserRequest | PublicRequest | OperatorRequest
+Message = Request | Reply
+
+
+def _registry() -> dict[int, type[_Msg]]:
+    tags: dict[int, type[_Msg]] = {}
+    for cls in (*get_args(Request), Reply, *get_args(ReplyBody)):
+        tag = cls.__struct_config__.tag
+        if not isinstance(tag, int) or tag in tags:
+            raise RuntimeError(f"message tag {tag!r} of {cls.__name__} is missing or reused")
+        tags[tag] = cls
+    return tags
+
+
+MESSAGE_TAGS = _registry()
