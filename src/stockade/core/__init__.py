@@ -1,0 +1,54 @@
+"""The core compartment (backend mixer): database, ledger, matching engine, journal.
+
+It holds the database and its own identity key; never spend keys, never the addresses of vault,
+backup or watch (they connect to it). ``_service`` is its logic without I/O; ``_server`` and
+``_storage`` do the I/O; ``_app`` is the process entry point.
+"""
+
+from stockade.core._app import main, restore_core, serve
+from stockade.core._config import ConfigError, CoreConfig, load_config
+from stockade.core._registry import AccountRecord, KeyRecord, Registry
+from stockade.core._results import CoreCode
+from stockade.core._rows import Applied, rows_for
+from stockade.core._server import MAX_OUTSTANDING, CoreServer
+from stockade.core._service import Core, JournalCorrupt, Outcome
+from stockade.core._storage import (
+    JournalRecord,
+    Snapshot,
+    SqlStorage,
+    Storage,
+    StoredOrder,
+    StoredTrade,
+    create_db_engine,
+    downgrade,
+    migrate,
+)
+
+__all__ = [
+    "MAX_OUTSTANDING",
+    "AccountRecord",
+    "Applied",
+    "ConfigError",
+    "Core",
+    "CoreCode",
+    "CoreConfig",
+    "CoreServer",
+    "JournalCorrupt",
+    "JournalRecord",
+    "KeyRecord",
+    "Outcome",
+    "Registry",
+    "Snapshot",
+    "SqlStorage",
+    "Storage",
+    "StoredOrder",
+    "StoredTrade",
+    "create_db_engine",
+    "downgrade",
+    "load_config",
+    "main",
+    "migrate",
+    "restore_core",
+    "rows_for",
+    "serve",
+]

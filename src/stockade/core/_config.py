@@ -1,0 +1,86 @@
+"""The core's configuration: a TOML file parsed into a frozen dataclass, read once at start.
+
+Relative paths are relative to the configuration file's directory, which is the compartment's
+data directory. There is no default for a secret: a missing identity key stops startup with a
+clear error.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from stockade.wire import Address, parse_address
+
+
+class ConfigError(Exception):
+    """The configuration file is missing a setting or has a wrong one."""
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    directory: Path
+    listen: tuple[Address, ...]
+    database: str
+    identity: Path
+    operators: tuple[Path, ...]
+    snapshot_every_s: float = 60.0
+    snapshot_every_seq: int = 200_000
+    verify_journal_on_restore: bool = True
+
+    @property
+    def log_file(self) -> Path:
+        return self.directory / "core.log"
+
+
+def _require(table: dict[str, object], key: str, kind: type) -> object:
+    if key not in table:
+        raise ConfigError(f"[core] {key} is required")
+    value = table[key]
+    if not isinstance(value, kind):
+        raise ConfigError(f"[core] {key} must be a {kind.__name__}")
+    return value
+
+
+def load_config(path: Path) -> CoreConfig:
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    table = doc.get("core")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path} has no [core] table")
+    known = {
+        "listen",
+        "database",
+        "identity",
+        "operators",
+        "snapshot_every_s",
+        "snapshot_every_seq",
+        "verify_journal_on_restore",
+    }
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"unknown [core] settings: {', '.join(sorted(unknown))}")
+    base = path.parent.resolve()
+    listen = _require(table, "listen", list)
+    operators = _require(table, "operators", list)
+    assert isinstance(listen, list)
+    assert isinstance(operators, list)
+    try:
+        addresses = tuple(parse_address(str(a)) for a in listen)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if not addresses or not operators:
+        raise ConfigError("[core] listen and operators must not be empty")
+    return CoreConfig(
+        directory=base,
+        listen=addresses,
+        database=str(_require(table, "database", str)).replace("{dir}", str(base)),
+        identity=base / str(_require(table, "identity", str)),
+        operators=tuple(base / str(p) for p in operators),
+        snapshot_every_s=float(table.get("snapshot_every_s", 60.0)),
+        snapshot_every_seq=int(table.get("snapshot_every_seq", 200_000)),
+        verify_journal_on_restore=bool(table.get("verify_journal_on_restore", True)),
+    )

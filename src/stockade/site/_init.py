@@ -1,0 +1,79 @@
+"""``stockade init``: create a site directory with keys and configuration for each compartment.
+
+Each compartment's directory gets only what that compartment may hold; secret key files are 0600
+in 0700 directories. Nothing is overwritten: initialising over an existing site is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from stockade.client import SiteFile
+from stockade.keys import Identity, check_name, generate, write_public, write_secret
+from stockade.site._layout import SiteLayout
+from stockade.wire import parse_address
+
+DEFAULT_CORE_ADDRESS = "tcp://127.0.0.1:7001"
+
+
+class SiteExists(Exception):
+    """The target directory already holds a site."""
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def init_site(
+    root: Path,
+    name: str = "stockade",
+    operators: tuple[str, ...] = ("operator",),
+    clients: tuple[str, ...] = (),
+    core_address: str = DEFAULT_CORE_ADDRESS,
+    database: str | None = None,
+) -> SiteFile:
+    layout = SiteLayout(root)
+    if layout.site_file.exists() or layout.core_config.exists():
+        raise SiteExists(f"{root} already holds a site")
+    _private_dir(root)
+    core_dir = _private_dir(layout.core)
+    _private_dir(core_dir / "operators")
+    _private_dir(layout.operators)
+    _private_dir(layout.clients)
+
+    core_identity = generate("core")
+    write_secret(core_dir / "core.key", core_identity)
+    operator_keys: dict[str, Identity] = {}
+    for op in operators:
+        operator_keys[op] = generate(check_name(op))
+        write_secret(layout.operator_key(op), operator_keys[op])
+        write_public(core_dir / "operators" / f"{op}.pub", op, operator_keys[op].public)
+    for client in clients:
+        identity = generate(check_name(client))
+        write_secret(layout.client_key(client), identity)
+        write_public(layout.clients / f"{client}.pub", client, identity.public)
+
+    address = parse_address(core_address)
+    db = database or "sqlite:///{dir}/core.db"
+    operator_files = ", ".join(f'"operators/{op}.pub"' for op in operators)
+    (core_dir / "core.toml").write_text(
+        "# The core compartment: only what it needs. Paths are relative to this directory.\n"
+        "[core]\n"
+        f'listen = ["{address}"]\n'
+        f'database = "{db}"\n'
+        'identity = "core.key"\n'
+        f"operators = [{operator_files}]\n"
+        "snapshot_every_s = 60\n"
+    )
+    site = SiteFile(
+        name=name,
+        core_address=address,
+        core_key=core_identity.public,
+        operators={op: key.public for op, key in operator_keys.items()},
+    )
+    layout.site_file.write_text(site.render())
+    os.chmod(layout.site_file, 0o644)
+    return site
