@@ -7,6 +7,7 @@ backup or watch (they connect to it). ``_service`` is its logic without I/O; ``_
 
 from stockade.core._app import main, restore_core, serve
 from stockade.core._config import ConfigError, CoreConfig, load_config
+from stockade.core._null import MemoryStorage
 from stockade.core._registry import AccountRecord, KeyRecord, Registry
 from stockade.core._results import CoreCode
 from stockade.core._rows import Applied, rows_for
@@ -36,6 +37,7 @@ __all__ = [
     "JournalCorrupt",
     "JournalRecord",
     "KeyRecord",
+    "MemoryStorage",
     "Outcome",
     "Registry",
     "Snapshot",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -21,8 +21,7 @@ from sqlalchemy.sql.expression import Insert
 
 from stockade.core import _schema as t
 from stockade.core._rows import Applied, Row, rows_for
-from stockade.exchange import AccountId, OrderId, Side, TimeInForce
-from stockade.exchange import CloseReason as Reason
+from stockade.exchange import AccountId, CloseReason, OrderId, Side, TimeInForce
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Journal rows fetched per round trip when replaying: large enough to amortize the query,
@@ -54,7 +53,7 @@ class StoredOrder(msgspec.Struct, frozen=True):
     remaining: int
     client_order_id: str | None
     open: bool
-    close_reason: Reason | None
+    close_reason: CloseReason | None
     accepted_seq: int
     updated_seq: int
 
@@ -162,6 +161,14 @@ _CLOSE = (
 )
 
 
+_S = TypeVar("_S", StoredOrder, StoredTrade)
+
+
+def _record(row: sa.Row[tuple[object, ...]], kind: type[_S]) -> _S:
+    """A result row as a typed record (non-strict: SQLite returns booleans as 0 and 1)."""
+    return msgspec.convert({str(k): v for k, v in row._mapping.items()}, kind, strict=False)
+
+
 class SqlStorage:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -246,23 +253,7 @@ class SqlStorage:
             query = query.where(o.client_order_id == client_order_id)
         with self._conn.begin():
             row = self._conn.execute(query.order_by(o.order_id.desc()).limit(1)).first()
-        if row is None:
-            return None
-        return StoredOrder(
-            row.order_id,
-            row.account,
-            row.market,
-            Side(row.side),
-            TimeInForce(row.tif),
-            row.price,
-            row.qty,
-            row.remaining,
-            row.client_order_id,
-            row.open,
-            None if row.close_reason is None else Reason(row.close_reason),
-            row.accepted_seq,
-            row.updated_seq,
-        )
+        return None if row is None else _record(row, StoredOrder)
 
     def trades_of(
         self, account: AccountId, market: str | None, after_trade_id: int, limit: int
@@ -276,25 +267,7 @@ class SqlStorage:
             query = query.where(c.market == market)
         with self._conn.begin():
             rows = self._conn.execute(query.order_by(c.trade_id).limit(limit)).all()
-        return [
-            StoredTrade(
-                r.trade_id,
-                r.seq,
-                r.ts,
-                r.market,
-                r.price,
-                r.qty,
-                r.quote_amount,
-                Side(r.taker_side),
-                r.maker_order,
-                r.taker_order,
-                r.maker_account,
-                r.taker_account,
-                r.maker_fee,
-                r.taker_fee,
-            )
-            for r in rows
-        ]
+        return [_record(r, StoredTrade) for r in rows]
 
     def close(self) -> None:
         self._conn.close()

@@ -1,0 +1,329 @@
+"""The core's logic without I/O: each refusal is precise and changes nothing; the journal replays."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stockade.core import Core, JournalCorrupt, JournalRecord, MemoryStorage
+from stockade.exchange import Asset, MarketStatus, ResultCode, Side, TimeInForce, Trade
+from stockade.wire import (
+    DOMAIN,
+    MAX_REQUEST,
+    WINDOW_MS,
+    WIRE_ERRORS,
+    AmendOrderRequest,
+    Balances,
+    BalancesRequest,
+    Book,
+    BookRequest,
+    CancelAllRequest,
+    CancelOrderRequest,
+    CreateAccountRequest,
+    CreditRequest,
+    Envelope,
+    ErrorInfo,
+    ListAssetRequest,
+    MarketsRequest,
+    OpenOrdersRequest,
+    OrderInfo,
+    OrderRequest,
+    Orders,
+    PingRequest,
+    PlaceOrderRequest,
+    Pong,
+    RegisterKeyRequest,
+    Request,
+    RevokeKeyRequest,
+    SetMarketStatusRequest,
+    Status,
+    StatusRequest,
+    decode_envelope,
+    encode_message,
+)
+from tests.conftest import fixed_identity
+from tests.core.helpers import LOT, PRICE, CoreHarness, random_nonce
+
+BUY, SELL, GTC = Side.BUY, Side.SELL, TimeInForce.GTC
+
+
+def order(side: Side = BUY, lots: int = 10, price: int = PRICE, cid: str | None = None) -> Request:
+    return PlaceOrderRequest("BTC-USD", side, GTC, lots * LOT, price, cid)
+
+
+@pytest.fixture
+def h() -> CoreHarness:
+    return CoreHarness()
+
+
+def test_orders_trade_and_receipts_carry_the_events(h: CoreHarness) -> None:
+    maker = h.receipt(h.alice, order(SELL, 10))
+    taker = h.receipt(h.bob, order(BUY, 4))
+    trades = [e for e in taker.events if isinstance(e, Trade)]
+    assert [t.maker_order_id for t in trades] == [maker.order_id]
+    assert maker.seq < taker.seq
+    balances = h.ok(h.bob, BalancesRequest())
+    assert isinstance(balances, Balances)
+    btc = {row.asset: row for row in balances.balances}["BTC"]
+    assert btc.available == 10 * 10**8 + 4 * LOT - trades[0].taker_fee
+
+
+def test_user_requests_act_only_for_the_signing_keys_account(h: CoreHarness) -> None:
+    mine = h.receipt(h.alice, order(BUY, 1, cid="a1"))
+    before = h.core.state_hash()
+    refused = h.error(h.bob, CancelOrderRequest(order_id=mine.order_id))
+    assert refused.code == ResultCode.UNKNOWN_ORDER
+    assert refused.field == "order_id"
+    assert h.core.state_hash() == before
+    mine_by_cid = h.ok(h.alice, OrderRequest(client_order_id="a1"))
+    assert isinstance(mine_by_cid, OrderInfo)
+    assert mine_by_cid.order_id == mine.order_id
+    not_bobs = h.send(h.bob, OrderRequest(client_order_id="a1"))
+    assert not_bobs.query is not None  # not open for bob: the history is asked, and says no
+    answer = not_bobs.query(MemoryStorage())
+    assert isinstance(answer, ErrorInfo)
+    assert answer.name == "ORDER_NOT_FOUND"
+    opened = h.ok(h.alice, OpenOrdersRequest())
+    assert isinstance(opened, Orders)
+    assert [o.order_id for o in opened.orders] == [mine.order_id]
+    bob_open = h.ok(h.bob, OpenOrdersRequest())
+    assert isinstance(bob_open, Orders)
+    assert bob_open.orders == []
+
+
+@pytest.mark.parametrize(
+    ("who", "message"),
+    [
+        ("alice", CreditRequest(1, "BTC", 10**8, "steal")),
+        ("alice", CreateAccountRequest("mine")),
+        ("alice", RegisterKeyRequest(2, bytes(32), "x")),
+        ("alice", ListAssetRequest(Asset("ZZZ", 0, 5))),
+        ("alice", SetMarketStatusRequest("BTC-USD", MarketStatus.HALTED)),
+        ("alice", StatusRequest()),
+        ("operator", PlaceOrderRequest("BTC-USD", BUY, GTC, LOT, PRICE)),
+        ("operator", BalancesRequest()),
+    ],
+)
+def test_capabilities_refuse_what_a_role_may_not_send(
+    h: CoreHarness, who: str, message: Request
+) -> None:
+    before = h.core.state_hash()
+    sender = h.alice if who == "alice" else h.operator
+    refused = h.error(sender, message)
+    assert refused.name == "Unauthorized"
+    assert refused.code == 5011
+    assert h.core.state_hash() == before
+
+
+def test_public_reads_are_open_to_every_known_key(h: CoreHarness) -> None:
+    h.receipt(h.alice, order(BUY, 3, PRICE - 10 * 10**6))
+    book = h.ok(h.bob, BookRequest("BTC-USD", 5))
+    assert isinstance(book, Book)
+    assert book.bids == [(PRICE - 10 * 10**6, 3 * LOT)]
+    assert isinstance(h.ok(h.operator, MarketsRequest()), type(h.ok(h.bob, MarketsRequest())))
+    pong = h.ok(h.alice, PingRequest())
+    assert isinstance(pong, Pong)
+    assert pong.seq == h.core.seq
+    status = h.ok(h.operator, StatusRequest())
+    assert isinstance(status, Status)
+    assert status.invariant_violations == []
+
+
+def test_unknown_and_revoked_keys_are_refused(h: CoreHarness) -> None:
+    stranger = fixed_identity("stranger")
+    assert h.error(stranger, BalancesRequest()).name == "UnknownSender"
+    h.receipt(h.operator, RevokeKeyRequest(h.bob.public.raw))
+    assert h.error(h.bob, BalancesRequest()).name == "UnknownSender"
+    again = h.error(h.operator, RegisterKeyRequest(2, h.bob.public.raw, "again"))
+    assert again.name == "KEY_ALREADY_REGISTERED"
+    operator_as_user = h.error(h.operator, RegisterKeyRequest(1, h.operator.public.raw, "op"))
+    assert operator_as_user.name == "KEY_IS_OPERATOR"
+    assert h.error(h.operator, RegisterKeyRequest(99, bytes(32), "x")).name == "UNKNOWN_ACCOUNT"
+    assert h.error(h.operator, CreditRequest(99, "BTC", 1, "r")).name == "UNKNOWN_ACCOUNT"
+
+
+def _error_of(h: CoreHarness, data: bytes) -> ErrorInfo:
+    before = h.core.state_hash()
+    outcome = h.receive(data)
+    assert isinstance(outcome.reply, ErrorInfo), outcome.reply
+    assert outcome.applied is None
+    assert h.core.state_hash() == before
+    return outcome.reply
+
+
+def test_envelope_refusals_are_precise(h: CoreHarness) -> None:
+    good = h.frame(h.alice, order())
+    env = decode_envelope(good, MAX_REQUEST)
+    enc = msgspec.msgpack.encode
+
+    def variant(**changes: object) -> bytes:
+        return enc(msgspec.structs.replace(env, **changes))
+
+    flipped = bytearray(env.signature)
+    flipped[0] ^= 1
+    cases = {
+        "BadEnvelopeSignature": variant(signature=bytes(flipped)),
+        "WrongRecipient": variant(recipient=h.alice.public.raw),
+        "UnsupportedVersion": variant(version=2),
+        "Expired": h.frame(h.alice, order(), ts=h.now_ms - WINDOW_MS - 1_000),
+        "FromTheFuture": h.frame(h.alice, order(), ts=h.now_ms + WINDOW_MS + 1_000),
+        "Oversize": good + bytes(MAX_REQUEST),
+        "Malformed": b"\x93\x01\x02\x03",
+        # version 1 as a uint8 (0xcc 0x01) instead of the minimal positive fixint (0x01)
+        "NonCanonical": good[:1] + b"\xcc" + good[1:],
+    }
+    for name, data in cases.items():
+        error = _error_of(h, data)
+        assert error.name == name, (name, error)
+        assert WIRE_ERRORS[error.code].__name__ == name
+
+
+def test_replays_and_messages_from_before_a_restart_are_refused(h: CoreHarness) -> None:
+    data = h.frame(h.alice, order())
+    assert not isinstance(h.receive(data).reply, ErrorInfo)
+    assert _error_of(h, data).name == "Replayed"
+    restarted = Core.from_state(
+        h.core_identity, [h.operator.public], h.core.state(), not_before_ms=h.now_ms + 1
+    )
+    before = restarted.state_hash()
+    outcome = restarted.receive(data, h.now_ms + 2)
+    assert isinstance(outcome.reply, ErrorInfo)
+    assert outcome.reply.name == "Expired"
+    assert restarted.state_hash() == before
+
+
+def test_message_validation_names_the_field(h: CoreHarness) -> None:
+    bad_body = msgspec.msgpack.encode(
+        {"t": 1, "market": "BTC-USD", "side": 0, "tif": 0, "qty": -5, "price": PRICE}
+    )
+    unknown_field = {"t": 11, "extra": 1}
+    for body, field in ((bad_body, "qty"), (msgspec.msgpack.encode(unknown_field), None)):
+        data = _raw_signed(h, body)
+        error = _error_of(h, data)
+        assert error.name == "Malformed"
+        assert error.field == field
+
+
+def _raw_signed(h: CoreHarness, body: bytes) -> bytes:
+    """An envelope with a correct signature over an arbitrary body."""
+    nonce = random_nonce()
+    h.now_ms += 1
+    signed = b"".join(
+        (h.alice.public.raw, h.core_identity.public.raw, nonce, h.now_ms.to_bytes(8, "big"), body)
+    )
+    signature = h.alice.secret.sign(DOMAIN, signed)
+    env = Envelope(
+        1, h.alice.public.raw, h.core_identity.public.raw, nonce, h.now_ms, body, signature
+    )
+    return msgspec.msgpack.encode(env)
+
+
+def test_engine_refusals_carry_result_codes(h: CoreHarness) -> None:
+    before = h.core.state_hash()
+    cases = [
+        (order(lots=10**9), "QTY_ABOVE_MAXIMUM", "qty"),
+        (PlaceOrderRequest("BTC-USD", BUY, GTC, LOT + 1, PRICE), "QTY_NOT_MULTIPLE_OF_LOT", "qty"),
+        (order(price=PRICE + 1), "PRICE_NOT_MULTIPLE_OF_TICK", "price"),
+        (order(lots=10**6, price=10**12), "INSUFFICIENT_FUNDS", None),
+        (PlaceOrderRequest("ETH-USD", BUY, GTC, LOT, PRICE), "UNKNOWN_MARKET", "market"),
+        (AmendOrderRequest(12345, LOT, PRICE), "UNKNOWN_ORDER", "order_id"),
+        (CancelAllRequest("ETH-USD"), "UNKNOWN_MARKET", "market"),
+    ]
+    for message, name, field in cases:
+        error = h.error(h.alice, message)
+        assert (error.name, error.field) == (name, field)
+        assert error.code == ResultCode[name]
+    assert h.core.state_hash() == before
+
+
+def test_journal_replay_reproduces_the_state(h: CoreHarness) -> None:
+    for i in range(30):
+        side = BUY if i % 2 else SELL
+        h.ok(h.alice if i % 3 else h.bob, order(side, 1 + i % 4, PRICE + (i % 5) * 10**6))
+    fresh = Core.new(h.core_identity, [h.operator.public])
+    for applied in h.journal:
+        fresh.replay(JournalRecord(applied.seq, applied.ts, applied.envelope))
+    assert fresh.state_hash() == h.core.state_hash()
+    snap = Core.from_state(h.core_identity, [h.operator.public], h.core.state())
+    assert snap.state_hash() == h.core.state_hash()
+
+
+def test_a_forged_journal_row_is_refused_on_replay(h: CoreHarness) -> None:
+    h.receipt(h.alice, order(BUY, 2))
+    last = h.journal[-1]
+    env = decode_envelope(last.envelope, MAX_REQUEST)
+    forged_body = encode_message(PlaceOrderRequest("BTC-USD", BUY, GTC, 2000 * LOT, PRICE))
+    forged = msgspec.msgpack.encode(msgspec.structs.replace(env, body=forged_body))
+    fresh = Core.new(h.core_identity, [h.operator.public])
+    for applied in h.journal[:-1]:
+        fresh.replay(JournalRecord(applied.seq, applied.ts, applied.envelope))
+    with pytest.raises(JournalCorrupt, match="signature"):
+        fresh.replay(JournalRecord(last.seq, last.ts, forged))
+    with pytest.raises(JournalCorrupt, match="not above"):
+        fresh.replay(JournalRecord(1, last.ts, last.envelope))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_mutated_frames_are_refused_and_change_nothing(data: st.DataObject) -> None:
+    h = CoreHarness()
+    good = bytearray(h.frame(h.alice, order(BUY, 1)))
+    mutation = data.draw(st.sampled_from(["flip", "truncate", "insert", "replace"]))
+    at = data.draw(st.integers(0, len(good) - 1))
+    if mutation == "flip":
+        good[at] ^= 1 << data.draw(st.integers(0, 7))
+    elif mutation == "truncate":
+        del good[at:]
+    elif mutation == "insert":
+        good[at:at] = data.draw(st.binary(min_size=1, max_size=8))
+    else:
+        good[at : at + 4] = data.draw(st.binary(min_size=4, max_size=4))
+    if bytes(good) == h.frame(h.alice, order(BUY, 1)):
+        return
+    error = _error_of(h, bytes(good))
+    assert 5000 <= error.code < 6000
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.dictionaries(
+        st.sampled_from(
+            [
+                "t",
+                "market",
+                "side",
+                "tif",
+                "qty",
+                "price",
+                "order_id",
+                "client_order_id",
+                "account",
+                "asset",
+                "amount",
+                "ref",
+                "depth",
+                "limit",
+                "label",
+                "x",
+            ]
+        ),
+        st.one_of(
+            st.integers(-(2**63), 2**64 - 1),
+            st.text(max_size=40),
+            st.binary(max_size=40),
+            st.none(),
+            st.booleans(),
+            st.integers(0, 30),
+        ),
+        max_size=7,
+    )
+)
+def test_arbitrary_signed_bodies_never_crash_the_core(body: dict[str, object]) -> None:
+    h = CoreHarness()
+    before = h.core.state_hash()
+    outcome = h.receive(_raw_signed(h, msgspec.msgpack.encode(body)))
+    assert outcome.reply is not None or outcome.query is not None
+    if isinstance(outcome.reply, ErrorInfo) or outcome.applied is None:
+        assert h.core.state_hash() == before
