@@ -1,4 +1,4 @@
-"""The core's logic without I/O: each refusal is precise and changes nothing; the journal replays."""
+"""The core without I/O: each refusal is precise and changes nothing; the journal replays."""
 
 from __future__ import annotations
 

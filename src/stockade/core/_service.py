@@ -242,7 +242,7 @@ class Core:
             recipient, nonce = ZERO_KEY, ZERO_NONCE
         return Outcome(recipient, nonce, wire_error(exc))
 
-    def replay(self, record: JournalRecord, verify: bool = True) -> None:
+    def replay(self, record: JournalRecord, verify: bool = True) -> Applied:
         """Re-apply one journal record; raise ``JournalCorrupt`` if it does not apply cleanly."""
         if record.seq <= self.seq:
             raise JournalCorrupt(f"journal seq {record.seq} is not above {self.seq}")
@@ -261,6 +261,7 @@ class Core:
         outcome = self._execute(env, record.envelope, message, role, account, record.seq, record.ts)
         if outcome.applied is None:
             raise JournalCorrupt(f"journal seq {record.seq} did not apply on replay")
+        return outcome.applied
 
     # ------------------------------------------------------------------ execution
 
