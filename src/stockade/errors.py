@@ -1,8 +1,8 @@
 """The root of Stockade's exception tree, shared by every package.
 
     StockadeError
-    ├── LocalProtocolError     we misused an API or broke an internal contract (a bug here)
-    └── RemoteProtocolError    a peer sent something invalid; carries a machine-readable code
+    +-- LocalProtocolError     we misused an API or broke an internal contract (a bug here)
+    +-- RemoteProtocolError    a peer sent something invalid; carries a machine-readable code
 
 Expected rejections (insufficient funds, unknown order) are not exceptions: they are result codes.
 Text a peer sent never goes into ``str(exc)``; it is kept in ``untrusted_detail``.

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from stockade.client import Client, OperatorClient
-from stockade.core import CoreConfig, CoreServer, SqlStorage, restore_core
+from stockade.core import CoreConfig, CoreServer, SqlStorage, now_ms, restore_core
 from stockade.keys import Identity, write_public, write_secret
 from stockade.site import DEFAULT_ASSETS, DEFAULT_MARKETS
 from stockade.wire import Address
@@ -52,8 +51,8 @@ def make_config(directory: Path, database: str) -> CoreConfig:
 @contextmanager
 def running_core(config: CoreConfig, unix: Path | None = None) -> Iterator[Running]:
     storage = SqlStorage(config.database)
-    core = restore_core(config, storage, int(time.time() * 1000) - 1)
-    server = CoreServer(core, storage, time.time)
+    core = restore_core(config, storage, now_ms() - 1)
+    server = CoreServer(core, storage, now_ms)
     loop = asyncio.new_event_loop()
     addresses = [Address("tcp", "127.0.0.1", 0)] + ([Address("unix", path=unix)] if unix else [])
     ready = threading.Event()

@@ -5,7 +5,7 @@ backup or watch (they connect to it). ``_service`` is its logic without I/O; ``_
 ``_storage`` do the I/O; ``_app`` is the process entry point.
 """
 
-from stockade.core._app import main, restore_core, serve
+from stockade.core._app import main, now_ms, restore_core, serve
 from stockade.core._config import ConfigError, CoreConfig, load_config
 from stockade.core._null import MemoryStorage
 from stockade.core._registry import AccountRecord, KeyRecord, Registry
@@ -50,6 +50,7 @@ __all__ = [
     "load_config",
     "main",
     "migrate",
+    "now_ms",
     "restore_core",
     "rows_for",
     "serve",

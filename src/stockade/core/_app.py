@@ -60,9 +60,9 @@ def restore_core(config: CoreConfig, storage: Storage, now_ms: int) -> Core:
 async def serve(config: CoreConfig) -> None:
     storage = SqlStorage(config.database)
     try:
-        core = restore_core(config, storage, int(time.time() * 1000))
+        core = restore_core(config, storage, now_ms())
         server = CoreServer(
-            core, storage, time.time, config.snapshot_every_s, config.snapshot_every_seq
+            core, storage, now_ms, config.snapshot_every_s, config.snapshot_every_seq
         )
         await server.start(list(config.listen))
         loop = asyncio.get_running_loop()
@@ -75,6 +75,11 @@ async def serve(config: CoreConfig) -> None:
             await server.shutdown()
     finally:
         storage.close()
+
+
+def now_ms() -> int:
+    """Wall-clock time in integer milliseconds: the one clock the core reads."""
+    return time.time_ns() // 1_000_000
 
 
 def harden_process() -> None:

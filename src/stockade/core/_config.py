@@ -25,13 +25,13 @@ class CoreConfig:
     database: str
     identity: Path
     operators: tuple[Path, ...]
-    snapshot_every_s: float = 60.0
+    snapshot_every_s: int = 60
     snapshot_every_seq: int = 200_000
     verify_journal_on_restore: bool = True
 
     @property
     def log_file(self) -> Path:
-        return self.directory / "core.log"
+        return self.directory.joinpath("core.log")
 
 
 def _require(table: dict[str, object], key: str, kind: type) -> object:
@@ -78,9 +78,9 @@ def load_config(path: Path) -> CoreConfig:
         directory=base,
         listen=addresses,
         database=str(_require(table, "database", str)).replace("{dir}", str(base)),
-        identity=base / str(_require(table, "identity", str)),
-        operators=tuple(base / str(p) for p in operators),
-        snapshot_every_s=float(table.get("snapshot_every_s", 60.0)),
+        identity=base.joinpath(str(_require(table, "identity", str))),
+        operators=tuple(base.joinpath(str(p)) for p in operators),
+        snapshot_every_s=int(table.get("snapshot_every_s", 60)),
         snapshot_every_seq=int(table.get("snapshot_every_seq", 200_000)),
         verify_journal_on_restore=bool(table.get("verify_journal_on_restore", True)),
     )

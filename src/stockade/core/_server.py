@@ -110,13 +110,13 @@ class CoreServer:
         self,
         core: Core,
         storage: Storage,
-        clock: Callable[[], float],
-        snapshot_every_s: float = 60.0,
+        clock_ms: Callable[[], int],
+        snapshot_every_s: int = 60,
         snapshot_every_seq: int = 200_000,
     ) -> None:
         self.core = core
         self.storage = storage
-        self.clock = clock
+        self.clock_ms = clock_ms
         self.snapshot_every_s = snapshot_every_s
         self.snapshot_every_seq = snapshot_every_seq
         self.connections: set[_Connection] = set()
@@ -132,7 +132,7 @@ class CoreServer:
     # ------------------------------------------------------------------ requests
 
     def now_ms(self) -> int:
-        return int(self.clock() * 1000)
+        return self.clock_ms()
 
     def handle(self, conn: _Connection, payload: bytes) -> None:
         outcome = self.core.receive(payload, self.now_ms())
@@ -244,11 +244,11 @@ class CoreServer:
         core.snapshot_seq = core.seq
 
     async def _snapshot_timer(self) -> None:
-        last_time, last_seq = self.clock(), self.core.seq
+        last_time, last_seq = self.clock_ms(), self.core.seq
         while True:
-            await asyncio.sleep(1.0)
-            now = self.clock()
-            due = now - last_time >= self.snapshot_every_s and self.core.seq != last_seq
+            await asyncio.sleep(1)
+            now = self.clock_ms()
+            due = now - last_time >= self.snapshot_every_s * 1000 and self.core.seq != last_seq
             if due or self.core.seq - last_seq >= self.snapshot_every_seq:
                 self.take_snapshot()
                 last_time, last_seq = now, self.core.seq

@@ -23,7 +23,7 @@ from stockade.core import _schema as t
 from stockade.core._rows import Applied, Row, rows_for
 from stockade.exchange import AccountId, CloseReason, OrderId, Side, TimeInForce
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent.joinpath("migrations")
 #: Journal rows fetched per round trip when replaying: large enough to amortize the query,
 #: small enough to bound memory while restoring a long journal.
 REPLAY_PAGE = 10_000

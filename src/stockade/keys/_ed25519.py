@@ -60,7 +60,7 @@ class PublicKey:
         return hash(self._raw)
 
     def __repr__(self) -> str:
-        return f"PublicKey({self._raw.hex()[:16]}…)"
+        return f"PublicKey({self._raw.hex()[:16]}...)"
 
 
 class SecretKey:
@@ -86,7 +86,7 @@ class SecretKey:
         return self._signer.sign(domain + message).signature
 
     def __repr__(self) -> str:
-        return f"SecretKey(public={self._public.hex()[:16]}…, secret=<redacted>)"
+        return f"SecretKey(public={self._public.hex()[:16]}..., secret=<redacted>)"
 
     __str__ = __repr__
 

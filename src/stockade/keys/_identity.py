@@ -33,6 +33,6 @@ class Identity:
         return self.secret.public
 
     def __repr__(self) -> str:
-        return f"Identity({self.name!r}, public={self.public.hex()[:16]}…)"
+        return f"Identity({self.name!r}, public={self.public.hex()[:16]}...)"
 
     __str__ = __repr__

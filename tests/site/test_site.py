@@ -1,0 +1,124 @@
+"""Sites from the command line: init lays out compartments, up supervises them, demo trades."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from stockade.client import Client, OperatorClient, read_site_file
+from stockade.core import load_config
+from stockade.keys import read_public
+from stockade.site import SiteLayout, init_site, wait_until_listening
+from stockade.site._demo import setup_listing
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stockade(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}  # rich wraps output at the terminal width
+    return subprocess.run(
+        [sys.executable, "-m", "stockade", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def test_init_gives_each_compartment_only_what_it_may_hold(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    done = stockade("init", str(root), "--operator", "ann", "--operator", "bo", "--client", "c1")
+    assert done.returncode == 0, done.stderr
+    layout = SiteLayout(root)
+    for directory in (root, layout.core, layout.operators, layout.clients):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    secret_files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.key"))
+    assert secret_files == [
+        "clients/c1.key",
+        "core/core.key",
+        "operators/ann.key",
+        "operators/bo.key",
+    ]
+    for key in root.rglob("*.key"):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    site_text = layout.site_file.read_text()
+    assert "seed" not in site_text
+    site = read_site_file(layout.site_file)
+    assert set(site.operators) == {"ann", "bo"}
+    config = load_config(layout.core_config)
+    assert [read_public(p)[1] for p in config.operators] == [
+        site.operators["ann"],
+        site.operators["bo"],
+    ]
+    again = stockade("init", str(root))
+    assert again.returncode == 1
+    assert "already holds a site" in again.stdout
+
+
+def test_up_serves_restarts_a_killed_core_and_stops_cleanly(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    port = free_port()
+    init_site(root, clients=("c1",), core_address=f"tcp://127.0.0.1:{port}")
+    layout = SiteLayout(root)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "stockade", "up", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        address = load_config(layout.core_config).listen[0]
+        assert wait_until_listening(address, 60)
+        with OperatorClient.from_site(root, layout.operator_key("operator")) as op:
+            setup_listing(op)
+            account = op.create_account("c1")
+            op.register_key(account, read_public(layout.clients / "c1.pub")[1])
+            op.credit(account, "BTC", 10**8, "seed")
+            seq = op.status().seq
+        core_pid = _child_pid(up.pid)
+        os.kill(core_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            new_pid = _child_pid(up.pid)
+            if new_pid not in (None, core_pid) and wait_until_listening(address, 1):
+                break
+            time.sleep(0.2)
+        with Client.from_site(root, layout.client_key("c1"), timeout=10) as client:
+            assert client.balances()["BTC"] == (10**8, 0)
+            assert client.ping().seq == seq
+    finally:
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=60)
+    assert up.returncode == 0
+    assert "core listening on" in output
+    assert "core exited (-9)" in output
+    assert _child_pid(up.pid) is None
+
+
+def _child_pid(parent: int) -> int | None:
+    try:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    except FileNotFoundError:
+        return None
+    return int(children[0]) if children else None
+
+
+def test_demo_runs_bots_and_shows_trades(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    done = stockade("demo", "--seconds", "6", "--dir", str(root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "order book" in done.stdout
+    assert "latest trades" in done.stdout
+    assert "demo stopped" in done.stdout
+    assert (root / "core" / "core.db").exists()

@@ -1,0 +1,191 @@
+"""Wire encoding: every message round-trips canonically; frames, replays and replies are checked."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stockade.exchange import (
+    Asset,
+    CloseReason,
+    MarketStatus,
+    OrderAccepted,
+    SelfTrade,
+    Side,
+    TimeInForce,
+)
+from stockade.site import BTC_USD
+from stockade.wire import (
+    MAX_REQUEST,
+    MESSAGE_TAGS,
+    WINDOW_MS,
+    AccountCreated,
+    AmendOrderRequest,
+    BalanceRow,
+    Balances,
+    BalancesRequest,
+    Book,
+    BookRequest,
+    CancelAllRequest,
+    CancelOrderRequest,
+    CreateAccountRequest,
+    CreditRequest,
+    ErrorInfo,
+    FrameReader,
+    ListAssetRequest,
+    ListMarketRequest,
+    Malformed,
+    MarketInfo,
+    Markets,
+    MarketsRequest,
+    Message,
+    MyTradesRequest,
+    NonCanonical,
+    Opener,
+    OpenOrdersRequest,
+    OrderInfo,
+    OrderRequest,
+    Orders,
+    Overloaded,
+    Oversize,
+    PingRequest,
+    PlaceOrderRequest,
+    Pong,
+    Receipt,
+    RegisterKeyRequest,
+    ReplayCache,
+    Replayed,
+    Reply,
+    RevokeKeyRequest,
+    SetMarketStatusRequest,
+    Status,
+    StatusRequest,
+    TradeRow,
+    Trades,
+    decode_body,
+    decode_envelope,
+    frame,
+    seal,
+)
+from tests.conftest import fixed_identity
+
+NONCE = bytes(range(16))
+EXAMPLES: list[Message] = [
+    PlaceOrderRequest("BTC-USD", Side.BUY, TimeInForce.FOK, 1000, 5, "c-1", SelfTrade.CANCEL_BOTH),
+    CancelOrderRequest(order_id=7),
+    CancelAllRequest("BTC-USD"),
+    AmendOrderRequest(7, 2000, 10),
+    BalancesRequest(),
+    OrderRequest(client_order_id="c-1"),
+    OpenOrdersRequest("BTC-USD"),
+    MyTradesRequest(None, 5, 10),
+    BookRequest("BTC-USD", 3),
+    MarketsRequest(),
+    PingRequest(),
+    CreateAccountRequest("desk 1"),
+    RegisterKeyRequest(1, bytes(32), "bot"),
+    RevokeKeyRequest(bytes(32)),
+    CreditRequest(1, "BTC", 5, "tx:1"),
+    ListAssetRequest(Asset("BTC", 8, 21 * 10**14)),
+    ListMarketRequest(BTC_USD),
+    SetMarketStatusRequest("BTC-USD", MarketStatus.HALTED),
+    StatusRequest(),
+    Reply(NONCE, error=ErrorInfo(5002, "Malformed", "bad", "qty")),
+    Reply(
+        NONCE,
+        body=Receipt(
+            3, 4, [OrderAccepted(3, 1, "BTC-USD", Side.BUY, TimeInForce.GTC, 1000, 5, None, 5)], 3
+        ),
+    ),
+    Reply(NONCE, body=AccountCreated(1, 2, 3)),
+    Reply(NONCE, body=Balances([BalanceRow("BTC", 1, 2)])),
+    Reply(
+        NONCE,
+        body=OrderInfo(
+            1, "BTC-USD", Side.SELL, TimeInForce.GTC, 5, 6, 0, None, False, CloseReason.FILLED
+        ),
+    ),
+    Reply(NONCE, body=Orders([])),
+    Reply(NONCE, body=Trades([TradeRow(1, 2, 3, "BTC-USD", 4, Side.BUY, True, 5, 6, 7)])),
+    Reply(NONCE, body=Book("BTC-USD", 9, [(5, 6)], [(7, 8)])),
+    Reply(NONCE, body=Markets([Asset("BTC", 8, 5)], [MarketInfo(BTC_USD, MarketStatus.OPEN)])),
+    Reply(NONCE, body=Pong(1, 2)),
+    Reply(NONCE, body=Status(1, 2, 1, 0, 3, 4, [])),
+]
+
+
+def test_every_message_type_has_an_example() -> None:
+    tags = set()
+    for example in EXAMPLES:
+        tags.add(example.__struct_config__.tag)
+        if isinstance(example, Reply) and example.body is not None:
+            tags.add(example.body.__struct_config__.tag)
+    assert tags == set(MESSAGE_TAGS)
+
+
+@pytest.mark.parametrize("message", EXAMPLES, ids=lambda m: type(m).__name__)
+def test_messages_round_trip_through_signed_envelopes(message: Message) -> None:
+    alice, core = fixed_identity("alice"), fixed_identity("core")
+    data = seal(alice, core.public, message, NONCE, 1_000_000)
+    opener = Opener(
+        core.public,
+        lambda k: alice.public if k == alice.public.raw else None,
+        ReplayCache(WINDOW_MS),
+        max_size=10**6,
+    )
+    env, decoded = opener.open(data, 1_000_000)
+    assert decoded == message
+    assert env.sender == alice.public.raw
+    with pytest.raises(Replayed):
+        opener.open(data, 1_000_001)
+
+
+def test_bodies_must_be_canonical() -> None:
+    alice, core = fixed_identity("alice"), fixed_identity("core")
+    env = decode_envelope(seal(alice, core.public, PingRequest(), NONCE, 5), MAX_REQUEST)
+    for body, error in (
+        (env.body + b"\x00", Malformed),  # trailing bytes
+        (b"\x81\xa1t\xcc\x0b", NonCanonical),  # tag 11 as uint8: a non-minimal integer
+        (b"\x82\xa1t\x0b\xa1t\x0b", NonCanonical),  # the same key twice
+        (b"\x81\xa1t\x63", Malformed),  # an unknown tag
+    ):
+        with pytest.raises(error):
+            decode_body(msgspec.structs.replace(env, body=body))
+
+
+@given(
+    payloads=st.lists(st.binary(max_size=300), max_size=20),
+    cuts=st.lists(st.integers(0, 5000), max_size=20),
+)
+def test_frames_survive_any_chunking(payloads: list[bytes], cuts: list[int]) -> None:
+    stream = b"".join(frame(p) for p in payloads)
+    reader, got, last = FrameReader(1000), [], 0
+    for cut in [*sorted({min(c, len(stream)) for c in cuts}), len(stream)]:
+        got += reader.feed(stream[last:cut])
+        last = cut
+    assert got == payloads
+    assert reader.pending == 0
+
+
+def test_oversize_frames_are_refused_before_buffering() -> None:
+    with pytest.raises(Oversize):
+        FrameReader(100).feed((101).to_bytes(4, "big"))
+
+
+def test_replay_cache_forgets_only_after_twice_the_window() -> None:
+    cache = ReplayCache(window_ms=1000)
+    cache.check_and_remember(b"k", b"n", 0)
+    with pytest.raises(Replayed):
+        cache.check_and_remember(b"k", b"n", 1999)
+    cache.check_and_remember(b"k", b"n", 2000)
+    assert len(cache) == 1
+
+
+def test_replay_cache_is_bounded() -> None:
+    cache = ReplayCache(window_ms=1000, capacity=2)
+    cache.check_and_remember(b"k", b"1", 0)
+    cache.check_and_remember(b"k", b"2", 0)
+    with pytest.raises(Overloaded):
+        cache.check_and_remember(b"k", b"3", 0)
