@@ -1,13 +1,17 @@
-"""The core's I/O: an asyncio listener feeding ``Core``, and a writer thread doing group commit.
+"""The core's I/O: an asyncio listener feeding ``Core``, with group commit on the event loop.
 
 Rules:
 * A reply that depends on state (receipts, refusals by the engine, reads) is released only once
   every command applied before it is durable. Nothing a client sees can vanish in a crash.
-* The event loop applies commands and appends them to ``_pending``; the writer thread takes all
-  that is pending, writes it in one transaction (group commit), runs any history queries queued
-  behind it, then tells the loop how far the journal is durable.
-* Replies leave each connection in request order. A connection with too many replies outstanding
-  stops being read until the backlog drains (backpressure instead of unbounded memory).
+* Each turn of the event loop reads whatever arrived on every connection and applies it; one
+  callback scheduled for the end of the turn then writes everything applied in one transaction
+  (group commit), runs the history queries queued behind it, and releases the replies. While it
+  commits, new requests wait in the sockets' buffers and form the next group.
+* The commit runs on the loop's own thread on purpose: a writer thread would have to win the GIL
+  back from the busy loop after every database call, which stalls group commit under load.
+* Replies leave each connection in request order, consecutive replies to one key sharing one
+  signed envelope. A connection with too many replies outstanding stops being read until the
+  backlog drains (backpressure instead of unbounded memory).
 * A storage failure stops the process: without a durable journal the core must not acknowledge
   anything (fail closed); the supervisor restarts it and it restores from snapshot and journal.
 """
@@ -17,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import secrets
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,10 +34,14 @@ from stockade.core._service import Core, Outcome, Query, wire_error
 from stockade.core._storage import Snapshot, Storage
 from stockade.keys import PublicKey
 from stockade.wire import (
+    MAX_BATCH,
     MAX_REQUEST,
     Address,
     ErrorInfo,
     FrameReader,
+    NonceSource,
+    Replies,
+    Reply,
     ReplyBody,
     WireError,
     frame,
@@ -45,22 +53,26 @@ log = logging.getLogger("stockade.core")
 #: Replies a connection may have waiting before the server stops reading from it. Enough for deep
 #: pipelining by one client; beyond it the client's own TCP window pushes back.
 MAX_OUTSTANDING = 4096
-
-
-@dataclass
-class _Job:
-    applied: list[Applied] = field(default_factory=list)
-    queries: list[tuple[_Connection, _Waiting, Query]] = field(default_factory=list)
-    snapshot: Snapshot | None = None
+#: Reply recipients' parsed public keys kept: one per active client key is plenty; bounded so a
+#: flood of unknown senders cannot grow it.
+MAX_CACHED_KEYS = 10_000
 
 
 @dataclass
 class _Waiting:
-    """A reply held until ``seq`` is durable; ``data`` is None while its query has not run."""
+    """A reply held until ``seq`` is durable; ``reply`` is None while its query has not run."""
 
     seq: int
-    data: bytes | None
+    reply: Reply | None
     outcome: Outcome
+
+
+@dataclass
+class _Group:
+    """What the next commit writes, and the queries to answer right after it."""
+
+    applied: list[Applied] = field(default_factory=list)
+    queries: list[tuple[_Waiting, Query]] = field(default_factory=list)
 
 
 class _Connection(asyncio.Protocol):
@@ -94,12 +106,14 @@ class _Connection(asyncio.Protocol):
             self.paused = True
 
     def flush(self, durable_seq: int) -> None:
-        out = []
+        """Send every reply that is ready, in order; consecutive ones to one key share a frame."""
+        ready: list[tuple[bytes, Reply]] = []
         waiting = self.waiting
-        while waiting and waiting[0].seq <= durable_seq and waiting[0].data is not None:
-            out.append(frame(waiting.popleft().data))  # type: ignore[arg-type]  # checked above
-        if out and self.transport is not None:
-            self.transport.write(b"".join(out))
+        while waiting and waiting[0].seq <= durable_seq and waiting[0].reply is not None:
+            item = waiting.popleft()
+            ready.append((item.outcome.recipient, item.reply))  # type: ignore[arg-type]
+        if ready and self.transport is not None:
+            self.transport.write(b"".join(self.server.seal_batches(ready)))
         if self.paused and len(waiting) < MAX_OUTSTANDING // 2 and self.transport:
             self.transport.resume_reading()
             self.paused = False
@@ -120,14 +134,15 @@ class CoreServer:
         self.snapshot_every_s = snapshot_every_s
         self.snapshot_every_seq = snapshot_every_seq
         self.connections: set[_Connection] = set()
-        self._lock = threading.Condition()
-        self._pending = _Job()
-        self._stopping = False
+        self._group = _Group()
+        self._commit_scheduled = False
         self._failed: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._writer: threading.Thread | None = None
         self._servers: list[asyncio.Server] = []
+        self._timer: asyncio.Task[None] | None = None
         self._done = asyncio.Event()
+        self._nonce = NonceSource(secrets.token_bytes(8))
+        self._keys: dict[bytes, PublicKey] = {}
 
     # ------------------------------------------------------------------ requests
 
@@ -135,9 +150,12 @@ class CoreServer:
         return self.clock_ms()
 
     def handle(self, conn: _Connection, payload: bytes) -> None:
+        if self._failed is not None:
+            return  # storage is gone: acknowledge nothing more
         outcome = self.core.receive(payload, self.now_ms())
         if outcome.applied is not None:
-            self._submit(applied=outcome.applied)
+            self._group.applied.append(outcome.applied)
+            self._schedule_commit()
         ready_seq = self.core.seq if outcome.wait else 0
         if outcome.query is None and not conn.waiting and ready_seq <= self.core.durable_seq:
             assert outcome.reply is not None
@@ -146,88 +164,66 @@ class CoreServer:
         waiting = _Waiting(ready_seq, None, outcome)
         if outcome.query is None:
             assert outcome.reply is not None
-            waiting.data = self._seal(outcome, outcome.reply)
+            waiting.reply = outcome.reply_message(outcome.reply)
         else:
-            self._submit(query=(conn, waiting, outcome.query))
+            self._group.queries.append((waiting, outcome.query))
+        self._schedule_commit()
         conn.waiting.append(waiting)
 
     def _send_now(self, conn: _Connection, outcome: Outcome, body: ReplyBody | ErrorInfo) -> None:
         if conn.transport is not None:
-            conn.transport.write(frame(self._seal(outcome, body)))
+            reply = outcome.reply_message(body)
+            conn.transport.write(frame(self._seal(outcome.recipient, reply)))
 
-    def _seal(self, outcome: Outcome, body: ReplyBody | ErrorInfo) -> bytes:
-        recipient = PublicKey(outcome.recipient)
-        message = outcome.reply_message(body)
-        return seal(self.core.identity, recipient, message, secrets.token_bytes(16), self.now_ms())
+    def seal_batches(self, ready: list[tuple[bytes, Reply]]) -> list[bytes]:
+        """Frames for ``ready`` replies: runs to the same recipient share one signed envelope."""
+        frames = []
+        for recipient, group in itertools.groupby(ready, key=lambda item: item[0]):
+            replies = [reply for _, reply in group]
+            for start in range(0, len(replies), MAX_BATCH):
+                chunk = replies[start : start + MAX_BATCH]
+                message = chunk[0] if len(chunk) == 1 else Replies(chunk)
+                frames.append(frame(self._seal(recipient, message)))
+        return frames
+
+    def _seal(self, recipient: bytes, message: Reply | Replies) -> bytes:
+        key = self._keys.get(recipient)
+        if key is None:
+            key = PublicKey(recipient)
+            if len(self._keys) < MAX_CACHED_KEYS:
+                self._keys[recipient] = key
+        return seal(self.core.identity, key, message, self._nonce(), self.now_ms())
 
     def refuse_and_close(self, conn: _Connection, exc: WireError) -> None:
         log.warning("closing connection: %s", exc.message)
-        outcome = Outcome(bytes(32), bytes(16))
-        self._send_now(conn, outcome, wire_error(exc))
+        self._send_now(conn, Outcome(bytes(32), bytes(16)), wire_error(exc))
         if conn.transport is not None:
             conn.transport.close()
 
-    # ------------------------------------------------------------------ writer thread
+    # ------------------------------------------------------------------ group commit
 
-    def _submit(
-        self,
-        applied: Applied | None = None,
-        query: tuple[_Connection, _Waiting, Query] | None = None,
-        snapshot: Snapshot | None = None,
-    ) -> None:
-        with self._lock:
-            if applied is not None:
-                self._pending.applied.append(applied)
-            if query is not None:
-                self._pending.queries.append(query)
-            if snapshot is not None:
-                self._pending.snapshot = snapshot
-            self._lock.notify()
+    def _schedule_commit(self) -> None:
+        if not self._commit_scheduled and self._loop is not None:
+            self._commit_scheduled = True
+            self._loop.call_soon(self._commit)
 
-    def _writer_main(self) -> None:
+    def _commit(self) -> None:
+        """Write the group, answer its queries, release every reply that became durable."""
+        self._commit_scheduled = False
+        group, self._group = self._group, _Group()
         try:
-            while True:
-                with self._lock:
-                    while not self._has_work() and not self._stopping:
-                        self._lock.wait()
-                    if not self._has_work():
-                        return
-                    job, self._pending = self._pending, _Job()
-                self._write(job)
-        except BaseException as exc:  # any storage failure is fatal: fail closed
-            log.exception("storage failed; stopping the core")
+            if group.applied:
+                self.storage.write_batch(group.applied)
+            for waiting, query in group.queries:
+                waiting.reply = waiting.outcome.reply_message(query(self.storage))
+        except Exception as exc:  # any storage failure is fatal: fail closed
+            log.exception("storage failed; the core stops without acknowledging anything more")
             self._failed = exc
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._done.set)
-
-    def _has_work(self) -> bool:
-        job = self._pending
-        return bool(job.applied or job.queries or job.snapshot)
-
-    def _write(self, job: _Job) -> None:
-        if job.applied:
-            self.storage.write_batch(job.applied)
-        if job.snapshot is not None:
-            self.storage.save_snapshot(job.snapshot)
-        answers = [(conn, waiting, query(self.storage)) for conn, waiting, query in job.queries]
-        durable = job.applied[-1].seq if job.applied else None
-        snap = job.snapshot.seq if job.snapshot is not None else None
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._on_written, durable, snap, answers)
-
-    def _on_written(
-        self,
-        durable: int | None,
-        snapshot_seq: int | None,
-        answers: list[tuple[_Connection, _Waiting, ReplyBody | ErrorInfo]],
-    ) -> None:
+            self._done.set()
+            return
         core = self.core
-        if durable is not None:
-            core.durable_seq = max(core.durable_seq, durable)
-        if snapshot_seq is not None:
-            core.snapshot_seq = snapshot_seq
-        for _conn, waiting, body in answers:
-            waiting.data = self._seal(waiting.outcome, body)
+        if group.applied:
+            core.durable_seq = group.applied[-1].seq
         for conn in list(self.connections):
             if conn.waiting:
                 conn.flush(core.durable_seq)
@@ -235,12 +231,14 @@ class CoreServer:
     # ------------------------------------------------------------------ snapshots
 
     def take_snapshot(self) -> None:
+        """Write the state at the current sequence number (after committing what precedes it)."""
         core = self.core
-        if core.seq == core.snapshot_seq:
+        if core.seq == core.snapshot_seq or self._failed is not None:
             return
+        self._commit()
         state = core.state()
-        digest = hashlib.sha256(state).digest()
-        self._submit(snapshot=Snapshot(core.seq, self.now_ms(), digest, state))
+        snapshot = Snapshot(core.seq, self.now_ms(), hashlib.sha256(state).digest(), state)
+        self.storage.save_snapshot(snapshot)
         core.snapshot_seq = core.seq
 
     async def _snapshot_timer(self) -> None:
@@ -257,8 +255,6 @@ class CoreServer:
 
     async def start(self, addresses: list[Address]) -> None:
         loop = self._loop = asyncio.get_running_loop()
-        self._writer = threading.Thread(target=self._writer_main, name="core-writer", daemon=True)
-        self._writer.start()
         for address in addresses:
             if address.scheme == "unix":
                 assert address.path is not None
@@ -292,17 +288,14 @@ class CoreServer:
         self._done.set()
 
     async def shutdown(self) -> None:
-        """Stop listening, write what is pending and a final snapshot, stop the writer."""
-        self._timer.cancel()
+        """Stop listening, commit what is pending, write a final snapshot, close connections."""
+        if self._timer is not None:
+            self._timer.cancel()
         for server in self._servers:
             server.close()
         if self._failed is None:
+            self._commit()
             self.take_snapshot()
-        with self._lock:
-            self._stopping = True
-            self._lock.notify()
-        if self._writer is not None:
-            await asyncio.to_thread(self._writer.join)
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.close()

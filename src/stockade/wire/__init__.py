@@ -14,6 +14,7 @@ from stockade.wire._envelope import (
     VERSION,
     WINDOW_MS,
     Envelope,
+    NonceSource,
     Opener,
     decode_body,
     decode_envelope,
@@ -39,6 +40,7 @@ from stockade.wire._errors import (
 )
 from stockade.wire._framing import HEADER, FrameReader, frame
 from stockade.wire._messages import (
+    MAX_BATCH,
     MAX_LIST,
     MESSAGE_TAGS,
     AccountCreated,
@@ -71,6 +73,7 @@ from stockade.wire._messages import (
     PublicRequest,
     Receipt,
     RegisterKeyRequest,
+    Replies,
     Reply,
     ReplyBody,
     Request,
@@ -89,6 +92,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DOMAIN",
     "HEADER",
+    "MAX_BATCH",
     "MAX_LIST",
     "MAX_REMEMBERED",
     "MAX_REPLY",
@@ -125,6 +129,7 @@ __all__ = [
     "Message",
     "MyTradesRequest",
     "NonCanonical",
+    "NonceSource",
     "OpenOrdersRequest",
     "Opener",
     "OperatorRequest",
@@ -141,6 +146,7 @@ __all__ = [
     "RegisterKeyRequest",
     "ReplayCache",
     "Replayed",
+    "Replies",
     "Reply",
     "ReplyBody",
     "Request",

@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 from stockade.keys import Identity, PublicKey
 from stockade.wire._address import Address
-from stockade.wire._envelope import MAX_REPLY, WINDOW_MS, Opener, seal
+from stockade.wire._envelope import MAX_REPLY, WINDOW_MS, NonceSource, Opener, seal
 from stockade.wire._errors import UnexpectedMessage
 from stockade.wire._framing import FrameReader, frame
-from stockade.wire._messages import Reply, Request
+from stockade.wire._messages import Replies, Reply, Request
 from stockade.wire._replay import ReplayCache
 
 #: Default seconds to wait for a connection or a reply before giving up.
@@ -51,8 +51,9 @@ class Channel:
         self.peer = peer
         self.clock = clock
         self._sock = connect(address, timeout)
+        self._nonce = NonceSource(secrets.token_bytes(8))
         self._reader = FrameReader(MAX_REPLY)
-        self._frames: deque[bytes] = deque()
+        self._replies: deque[Reply] = deque()  # opened, not yet handed out
         self._outstanding: deque[bytes] = deque()
         self._opener = Opener(
             identity.public,
@@ -66,12 +67,13 @@ class Channel:
 
     def seal(self, message: Request) -> tuple[bytes, bytes]:
         """A signed envelope for ``message`` and its nonce (which the reply will name)."""
-        nonce = secrets.token_bytes(16)
+        nonce = self._nonce()
         return seal(self.identity, self.peer, message, nonce, self.now_ms()), nonce
 
     def send_sealed(self, envelope: bytes, nonce: bytes) -> None:
-        self._sock.sendall(frame(envelope))
+        # Record the nonce first: a reader thread may see the reply before sendall returns.
         self._outstanding.append(nonce)
+        self._sock.sendall(frame(envelope))
 
     def send(self, message: Request) -> bytes:
         envelope, nonce = self.seal(message)
@@ -80,22 +82,29 @@ class Channel:
 
     def send_many(self, messages: list[Request]) -> None:
         sealed = [self.seal(m) for m in messages]
-        self._sock.sendall(b"".join(frame(env) for env, _ in sealed))
         self._outstanding.extend(nonce for _, nonce in sealed)
+        self._sock.sendall(b"".join(frame(env) for env, _ in sealed))
 
     def receive(self) -> Reply:
-        while not self._frames:
+        while not self._replies:
             data = self._sock.recv(_READ_CHUNK)
             if not data:
                 raise ConnectionError("the peer closed the connection")
-            self._frames.extend(self._reader.feed(data))
-        _, message = self._opener.open(self._frames.popleft(), self.now_ms())
-        if not isinstance(message, Reply):
-            raise UnexpectedMessage(f"expected a reply, got {type(message).__name__}")
-        if not self._outstanding or message.in_reply_to != self._outstanding[0]:
+            for payload in self._reader.feed(data):
+                self._replies.extend(self._open(payload))
+        reply = self._replies.popleft()
+        if not self._outstanding or reply.in_reply_to != self._outstanding[0]:
             raise UnexpectedMessage("reply does not answer the oldest outstanding request")
         self._outstanding.popleft()
-        return message
+        return reply
+
+    def _open(self, payload: bytes) -> list[Reply]:
+        _, message = self._opener.open(payload, self.now_ms())
+        if isinstance(message, Reply):
+            return [message]
+        if isinstance(message, Replies):
+            return message.replies
+        raise UnexpectedMessage(f"expected replies, got {type(message).__name__}")
 
     def call(self, message: Request) -> Reply:
         self.send(message)

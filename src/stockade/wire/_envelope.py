@@ -44,6 +44,25 @@ MAX_REQUEST = 16 * 1024
 MAX_REPLY = 1024 * 1024
 
 
+class NonceSource:
+    """Unique 16-byte nonces: a random 8-byte prefix chosen once, then an 8-byte counter.
+
+    Nonces must never repeat for a sender within the replay window; they need not be unpredictable
+    (the signature, not the nonce, is what an attacker cannot forge). One system call at start
+    instead of one per message.
+    """
+
+    def __init__(self, prefix: bytes) -> None:
+        if len(prefix) != 8:
+            raise ValueError("a nonce prefix is 8 random bytes")
+        self._prefix = prefix
+        self._counter = 0
+
+    def __call__(self) -> bytes:
+        self._counter += 1
+        return self._prefix + self._counter.to_bytes(8, "big")
+
+
 class Envelope(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     version: int
     sender: Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]

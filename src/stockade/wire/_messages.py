@@ -295,6 +295,20 @@ class Reply(_Msg, frozen=True, tag=100):
             raise ValueError("a reply carries exactly one of body and error")
 
 
+#: Most replies one envelope may carry: bounds the envelope well under ``MAX_REPLY``.
+MAX_BATCH = 256
+
+
+class Replies(_Msg, frozen=True, tag=111):
+    """Several replies to one connection in one signed envelope, in request order.
+
+    Replies released together by one group commit travel together: the sender signs once and the
+    receiver verifies once, instead of once per reply. Each reply still names its request.
+    """
+
+    replies: Annotated[list[Reply], msgspec.Meta(min_length=2, max_length=MAX_BATCH)]
+
+
 UserRequest = (
     PlaceOrderRequest
     | CancelOrderRequest
@@ -317,12 +331,12 @@ OperatorRequest = (
     | StatusRequest
 )
 Request = UserRequest | PublicRequest | OperatorRequest
-Message = Request | Reply
+Message = Request | Reply | Replies
 
 
 def _registry() -> dict[int, type[_Msg]]:
     tags: dict[int, type[_Msg]] = {}
-    for cls in (*get_args(Request), Reply, *get_args(ReplyBody)):
+    for cls in (*get_args(Request), Reply, Replies, *get_args(ReplyBody)):
         tag = cls.__struct_config__.tag
         if not isinstance(tag, int) or tag in tags:
             raise RuntimeError(f"message tag {tag!r} of {cls.__name__} is missing or reused")
