@@ -57,6 +57,7 @@ from stockade.wire import (
     RegisterKeyRequest,
     ReplayCache,
     Replayed,
+    Replies,
     Reply,
     RevokeKeyRequest,
     SetMarketStatusRequest,
@@ -113,6 +114,7 @@ EXAMPLES: list[Message] = [
     Reply(NONCE, body=Markets([Asset("BTC", 8, 5)], [MarketInfo(BTC_USD, MarketStatus.OPEN)])),
     Reply(NONCE, body=Pong(1, 2)),
     Reply(NONCE, body=Status(1, 2, 1, 0, 3, 4, [])),
+    Replies([Reply(NONCE, body=Pong(1, 2)), Reply(bytes(16), error=ErrorInfo(3000, "X", "y"))]),
 ]
 
 
