@@ -62,6 +62,7 @@ def order(rng: random.Random, i: int, name: str) -> PlaceOrderRequest:
 
 def worker(site: str, name: str, rate: float, seconds: float, start_at: float) -> dict[str, object]:
     """Send orders on schedule; return latencies (microseconds) of receipts after the warm-up."""
+    sys.setswitchinterval(0.0005)  # the sender thread must not wait 5 ms for the reader's GIL
     layout = SiteLayout(Path(site))
     client = Client.from_site(layout.root, layout.client_key(name), timeout=30)
     channel = client.channel
