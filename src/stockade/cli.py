@@ -13,7 +13,7 @@ from stockade.client import OperatorClient, Refused
 from stockade.keys import generate, read_public, write_public, write_secret
 from stockade.site import DEFAULT_CORE_ADDRESS, SiteExists, SiteLayout, init_site
 from stockade.site._demo import run_demo, setup_listing
-from stockade.site._supervisor import Supervisor, site_children, wait_until_listening
+from stockade.site._supervisor import Supervisor, site_children
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 operator_app = typer.Typer(
@@ -54,15 +54,8 @@ def init(
 @app.command()
 def up(directory: SiteDir) -> None:
     """Start the site's compartments, supervised; Ctrl-C stops them."""
-    layout = SiteLayout(directory)
-    specs = site_children(layout)
-    supervisor = Supervisor(specs)
+    supervisor = Supervisor(site_children(SiteLayout(directory)))
     supervisor.start()
-    for spec in specs:
-        if spec.ready is not None and wait_until_listening(spec.ready, 30):
-            console.print(f"{spec.name} listening on {spec.ready} (log: {spec.log_file})")
-        else:
-            console.print(f"[red]{spec.name} did not start; see {spec.log_file}")
     supervisor.run(console.print)
 
 

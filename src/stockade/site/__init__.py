@@ -7,6 +7,7 @@ from stockade.site._supervisor import (
     ChildSpec,
     Supervisor,
     child_environment,
+    is_listening,
     site_children,
     wait_until_listening,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "Supervisor",
     "child_environment",
     "init_site",
+    "is_listening",
     "site_children",
     "wait_until_listening",
 ]

@@ -50,6 +50,7 @@ class _Child:
     restart_at: float | None = None
     restarts: int = 0
     history: list[int] = field(default_factory=list)
+    listening: bool = False
 
 
 def child_environment() -> dict[str, str]:
@@ -66,18 +67,25 @@ def site_children(layout: SiteLayout) -> list[ChildSpec]:
     return [ChildSpec("core", argv, layout.core, config.log_file, config.listen[0])]
 
 
+def is_listening(address: Address, timeout: float = 0.2) -> bool:
+    try:
+        if address.scheme == "unix":
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(timeout)
+                s.connect(str(address.path))
+        else:
+            socket.create_connection((address.host, address.port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def wait_until_listening(address: Address, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if address.scheme == "unix":
-                with socket.socket(socket.AF_UNIX) as s:
-                    s.connect(str(address.path))
-            else:
-                socket.create_connection((address.host, address.port), timeout=1).close()
+        if is_listening(address):
             return True
-        except OSError:
-            time.sleep(0.1)
+        time.sleep(0.1)
     return False
 
 
@@ -107,6 +115,7 @@ class Supervisor:
         )
         child.started = self.clock()
         child.restart_at = None
+        child.listening = False
 
     def poll(self) -> list[str]:
         """Restart children that died (after their backoff); return what happened."""
@@ -114,6 +123,12 @@ class Supervisor:
         now = self.clock()
         for child in self.children:
             process = child.process
+            ready = child.spec.ready
+            if process is not None and not child.listening and ready and is_listening(ready):
+                child.listening = True
+                events.append(
+                    f"{child.spec.name} listening on {ready} (log: {child.spec.log_file})"
+                )
             if process is not None and process.poll() is not None:
                 code = process.returncode
                 child.history.append(code)
