@@ -109,9 +109,11 @@ class _Connection(asyncio.Protocol):
         """Send every reply that is ready, in order; consecutive ones to one key share a frame."""
         ready: list[tuple[bytes, Reply]] = []
         waiting = self.waiting
-        while waiting and waiting[0].seq <= durable_seq and waiting[0].reply is not None:
-            item = waiting.popleft()
-            ready.append((item.outcome.recipient, item.reply))  # type: ignore[arg-type]
+        while waiting and waiting[0].seq <= durable_seq:
+            reply = waiting[0].reply
+            if reply is None:
+                break  # its query has not run: later replies wait behind it
+            ready.append((waiting.popleft().outcome.recipient, reply))
         if ready and self.transport is not None:
             self.transport.write(b"".join(self.server.seal_batches(ready)))
         if self.paused and len(waiting) < MAX_OUTSTANDING // 2 and self.transport:

@@ -526,16 +526,20 @@ class Engine:
             cell = account[asset] = [0, 0]
         return cell
 
-    def _deposit(self, cmd: Deposit, seq: int) -> Result:
+    def _check_movement(self, cmd: Deposit | RequestWithdrawal) -> ResultCode:
+        """A known asset, an amount within its range, a reference never used before."""
         asset = self.assets.get(cmd.asset)
         if asset is None:
-            return _reject(ResultCode.UNKNOWN_ASSET, seq)
-        code = _rules.check_amount(asset, cmd.amount)
+            return ResultCode.UNKNOWN_ASSET
+        if cmd.ref in self.refs:
+            return ResultCode.DUPLICATE_REFERENCE
+        return _rules.check_amount(asset, cmd.amount)
+
+    def _deposit(self, cmd: Deposit, seq: int) -> Result:
+        code = self._check_movement(cmd)
         if code is not OK:
             return _reject(code, seq)
-        if cmd.ref in self.refs:
-            return _reject(ResultCode.DUPLICATE_REFERENCE, seq)
-        if cmd.amount - self.external[cmd.asset] > asset.max_amount:
+        if cmd.amount - self.external[cmd.asset] > self.assets[cmd.asset].max_amount:
             return _reject(ResultCode.BALANCE_LIMIT, seq)
         # commit point
         self.refs.add(cmd.ref)
@@ -544,14 +548,9 @@ class Engine:
         return Result(OK, seq, [Deposited(cmd.user, cmd.asset, cmd.amount, cmd.ref)])
 
     def _request_withdrawal(self, cmd: RequestWithdrawal, seq: int) -> Result:
-        asset = self.assets.get(cmd.asset)
-        if asset is None:
-            return _reject(ResultCode.UNKNOWN_ASSET, seq)
-        code = _rules.check_amount(asset, cmd.amount)
+        code = self._check_movement(cmd)
         if code is not OK:
             return _reject(code, seq)
-        if cmd.ref in self.refs:
-            return _reject(ResultCode.DUPLICATE_REFERENCE, seq)
         cell = self.balances.get(cmd.user, {}).get(cmd.asset)
         if cell is None or cell[0] < cmd.amount:
             return _reject(ResultCode.INSUFFICIENT_FUNDS, seq)

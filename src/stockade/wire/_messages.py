@@ -58,8 +58,8 @@ class PlaceOrderRequest(_Msg, frozen=True, tag=1):
     stp: SelfTrade = SelfTrade.CANCEL_RESTING
 
 
-class CancelOrderRequest(_Msg, frozen=True, tag=2):
-    """Names the order by exactly one of ``order_id`` and ``client_order_id``."""
+class _NamesOneOrder(_Msg, frozen=True):
+    """Names one of the caller's orders by exactly one of its engine id and its client id."""
 
     order_id: Id | None = None
     client_order_id: ClientOrderId | None = None
@@ -67,6 +67,10 @@ class CancelOrderRequest(_Msg, frozen=True, tag=2):
     def __post_init__(self) -> None:
         if (self.order_id is None) == (self.client_order_id is None):
             raise ValueError("give exactly one of order_id and client_order_id")
+
+
+class CancelOrderRequest(_NamesOneOrder, frozen=True, tag=2):
+    pass
 
 
 class CancelAllRequest(_Msg, frozen=True, tag=3):
@@ -83,15 +87,8 @@ class BalancesRequest(_Msg, frozen=True, tag=5):
     pass
 
 
-class OrderRequest(_Msg, frozen=True, tag=6):
-    """One of the caller's orders, open or closed, by exactly one of its two names."""
-
-    order_id: Id | None = None
-    client_order_id: ClientOrderId | None = None
-
-    def __post_init__(self) -> None:
-        if (self.order_id is None) == (self.client_order_id is None):
-            raise ValueError("give exactly one of order_id and client_order_id")
+class OrderRequest(_NamesOneOrder, frozen=True, tag=6):
+    """One of the caller's orders, open or closed."""
 
 
 class OpenOrdersRequest(_Msg, frozen=True, tag=7):
