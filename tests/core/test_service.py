@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from stockade.core import Core, JournalCorrupt, JournalRecord, MemoryStorage
 from stockade.exchange import Asset, MarketStatus, ResultCode, Side, TimeInForce, Trade
 from stockade.wire import (
+    CAPABILITIES,
     DOMAIN,
     MAX_REQUEST,
     WINDOW_MS,
@@ -28,6 +31,7 @@ from stockade.wire import (
     ListAssetRequest,
     MarketsRequest,
     OpenOrdersRequest,
+    OperatorRequest,
     OrderInfo,
     OrderRequest,
     Orders,
@@ -35,8 +39,11 @@ from stockade.wire import (
     PlaceOrderRequest,
     Pong,
     RegisterKeyRequest,
+    Replies,
+    Reply,
     Request,
     RevokeKeyRequest,
+    Role,
     SetMarketStatusRequest,
     Status,
     StatusRequest,
@@ -45,8 +52,10 @@ from stockade.wire import (
 )
 from tests.conftest import fixed_identity
 from tests.core.helpers import LOT, PRICE, CoreHarness, random_nonce
+from tests.wire.test_wire import EXAMPLES
 
 BUY, SELL, GTC = Side.BUY, Side.SELL, TimeInForce.GTC
+OPERATOR_KINDS = set(get_args(OperatorRequest))
 
 
 def order(side: Side = BUY, lots: int = 10, price: int = PRICE, cid: str | None = None) -> Request:
@@ -327,3 +336,32 @@ def test_arbitrary_signed_bodies_never_crash_the_core(body: dict[str, object]) -
     assert outcome.reply is not None or outcome.query is not None
     if isinstance(outcome.reply, ErrorInfo) or outcome.applied is None:
         assert h.core.state_hash() == before
+
+
+REQUESTS = [m for m in EXAMPLES if not isinstance(m, Reply | Replies)]
+
+
+@pytest.mark.parametrize("message", REQUESTS, ids=lambda m: type(m).__name__)
+def test_every_request_kind_refuses_each_kind_of_bad_envelope(message: Request) -> None:
+    h = CoreHarness()
+    sender = h.operator if type(message) in OPERATOR_KINDS else h.alice
+    intruder = h.alice if sender is h.operator else h.operator
+    good = h.frame(sender, message)
+    env = decode_envelope(good, MAX_REQUEST)
+    flipped = bytes([env.signature[0] ^ 1]) + env.signature[1:]
+    variants = {
+        "BadEnvelopeSignature": msgspec.msgpack.encode(
+            msgspec.structs.replace(env, signature=flipped)
+        ),
+        "Expired": h.frame(sender, message, ts=h.now_ms - WINDOW_MS - 1),
+        "FromTheFuture": h.frame(sender, message, ts=h.now_ms + WINDOW_MS + 1_000),
+        "Oversize": good + bytes(MAX_REQUEST),
+        "Malformed": good[: len(good) // 2],
+        "UnknownSender": h.frame(fixed_identity("nobody"), message),
+    }
+    if CAPABILITIES[type(message)] != frozenset(Role):
+        variants["Unauthorized"] = h.frame(intruder, message)
+    for name, data in variants.items():
+        assert _error_of(h, data).name == name, name
+    h.receive(good)
+    assert _error_of(h, good).name == "Replayed"
