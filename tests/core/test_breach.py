@@ -35,6 +35,7 @@ from stockade.wire import (
     BalancesRequest,
     Channel,
     CreditRequest,
+    PeerRefusedFrame,
     PlaceOrderRequest,
     decode_envelope,
     encode_message,
@@ -104,11 +105,13 @@ def test_cores_own_key_is_no_operator_and_no_user(site: SiteLayout) -> None:
         assert wait_until_listening(config.listen[0], 60)
         account = seed_activity(site)
         stolen = read_secret(config.identity)  # the attacker holds core.key
-        with Channel(config.listen[0], stolen, stolen.public) as channel:
-            for request in (CreditRequest(account, "BTC", 10**8, "theft"), BalancesRequest()):
-                reply = channel.call(request)
-                assert reply.error is not None
-                assert reply.error.name == "UnknownSender"
+        for request in (CreditRequest(account, "BTC", 10**8, "theft"), BalancesRequest()):
+            with (
+                Channel(config.listen[0], stolen, stolen.public) as channel,
+                pytest.raises(PeerRefusedFrame) as refused,
+            ):
+                channel.call(request)
+            assert refused.value.error.name == "UnknownSender"
     finally:
         stop(process)
 
@@ -164,9 +167,12 @@ def test_writing_the_api_keys_table_grants_nothing(site: SiteLayout) -> None:
     process = run_core(site)
     try:
         assert wait_until_listening(config.listen[0], 60)
-        with Channel(config.listen[0], intruder, read_site_file(site.site_file).core_key) as ch:
-            reply = ch.call(BalancesRequest())
-        assert reply.error is not None
-        assert reply.error.name == "UnknownSender"
+        core_key = read_site_file(site.site_file).core_key
+        with (
+            Channel(config.listen[0], intruder, core_key) as channel,
+            pytest.raises(PeerRefusedFrame) as refused,
+        ):
+            channel.call(BalancesRequest())
+        assert refused.value.error.name == "UnknownSender"
     finally:
         stop(process)

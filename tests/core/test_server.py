@@ -10,20 +10,26 @@ import pytest
 
 from stockade.client import Refused
 from stockade.core import SqlStorage
+from stockade.core._server import _chunks
 from stockade.exchange import CloseReason, Side, TimeInForce, Trade
 from stockade.keys import PublicKey
 from stockade.wire import (
     MAX_REPLY,
     Address,
+    Book,
     Channel,
     ErrorInfo,
     FrameReader,
     Opener,
+    PeerRefusedFrame,
     PlaceOrderRequest,
+    Pong,
     Receipt,
+    Replies,
     Reply,
     decode_body,
     decode_envelope,
+    encode_message,
     frame,
 )
 from tests.conftest import fixed_identity
@@ -153,3 +159,31 @@ def test_restart_restores_the_same_state_from_snapshot_and_journal(
         with core.client(alice) as a:
             assert a.open_orders().orders == open_before
             assert len(open_before) > 10
+
+
+def test_a_client_with_a_wrong_clock_learns_why_and_nothing_is_applied(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    config = make_config(tmp_path / "core", sqlite_url)
+    alice = fixed_identity("alice")
+    with running_core(config) as core:
+        with core.operator_client() as op:
+            list_defaults(op)
+            open_account(op, alice, BTC, 10**6 * USD)
+            seq = op.status().seq
+        late = Channel(core.address, alice, core.core_identity.public, clock=lambda: 1.0)
+        with late, pytest.raises(PeerRefusedFrame) as refused:
+            late.call(PlaceOrderRequest("BTC-USD", Side.BUY, TimeInForce.GTC, LOT, PRICE))
+        assert refused.value.error.name == "Expired"
+        with core.operator_client() as op:
+            assert op.status().seq == seq
+
+
+def test_large_reply_groups_are_split_under_the_frame_limit() -> None:
+    big = Reply(bytes(16), body=Book("BTC-USD", 1, [(10**12, 10**12)] * 1000, []))
+    chunks = _chunks([big] * 100)
+    assert sum(len(c) for c in chunks) == 100
+    for chunk in chunks:
+        assert len(encode_message(Replies(chunk) if len(chunk) > 1 else chunk[0])) < MAX_REPLY
+    small = Reply(bytes(16), body=Pong(1, 1))
+    assert [len(c) for c in _chunks([small] * 600)] == [256, 256, 88]

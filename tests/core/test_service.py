@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import get_args
 
 import msgspec
@@ -15,6 +16,7 @@ from stockade.wire import (
     CAPABILITIES,
     DOMAIN,
     MAX_REQUEST,
+    UNADDRESSED,
     WINDOW_MS,
     WIRE_ERRORS,
     AmendOrderRequest,
@@ -71,7 +73,12 @@ def test_orders_trade_and_receipts_carry_the_events(h: CoreHarness) -> None:
     maker = h.receipt(h.alice, order(SELL, 10))
     taker = h.receipt(h.bob, order(BUY, 4))
     trades = [e for e in taker.events if isinstance(e, Trade)]
-    assert [t.maker_order_id for t in trades] == [maker.order_id]
+    assert [(t.taker_order_id, t.qty) for t in trades] == [(taker.order_id, 4 * LOT)]
+    # the receipt keeps the counterparty anonymous; the journal keeps everything
+    assert [(t.maker_user, t.maker_order_id, t.maker_fee) for t in trades] == [(0, 0, 0)]
+    journaled = [e for e in h.journal[-1].events if isinstance(e, Trade)]
+    assert [t.maker_order_id for t in journaled] == [maker.order_id]
+    assert all(getattr(e, "user", h.accounts["bob"]) == h.accounts["bob"] for e in taker.events)
     assert maker.seq < taker.seq
     balances = h.ok(h.bob, BalancesRequest())
     assert isinstance(balances, Balances)
@@ -278,7 +285,8 @@ def test_a_forged_journal_row_is_refused_on_replay(h: CoreHarness) -> None:
 @given(data=st.data())
 def test_mutated_frames_are_refused_and_change_nothing(data: st.DataObject) -> None:
     h = CoreHarness()
-    good = bytearray(h.frame(h.alice, order(BUY, 1)))
+    original = h.frame(h.alice, order(BUY, 1))
+    good = bytearray(original)
     mutation = data.draw(st.sampled_from(["flip", "truncate", "insert", "replace"]))
     at = data.draw(st.integers(0, len(good) - 1))
     if mutation == "flip":
@@ -289,8 +297,8 @@ def test_mutated_frames_are_refused_and_change_nothing(data: st.DataObject) -> N
         good[at:at] = data.draw(st.binary(min_size=1, max_size=8))
     else:
         good[at : at + 4] = data.draw(st.binary(min_size=4, max_size=4))
-    if bytes(good) == h.frame(h.alice, order(BUY, 1)):
-        return
+    if bytes(good) == original:
+        return  # the mutation changed nothing (zeros written over zeros)
     error = _error_of(h, bytes(good))
     assert 5000 <= error.code < 6000
 
@@ -365,3 +373,75 @@ def test_every_request_kind_refuses_each_kind_of_bad_envelope(message: Request) 
         assert _error_of(h, data).name == name, name
     h.receive(good)
     assert _error_of(h, good).name == "Replayed"
+
+
+def test_refusals_before_authentication_name_no_request(h: CoreHarness) -> None:
+    data = h.frame(h.alice, order())
+    env = decode_envelope(data, MAX_REQUEST)
+    broken = msgspec.msgpack.encode(msgspec.structs.replace(env, signature=bytes(64)))
+    outcome = h.receive(broken)  # a copy of alice's frame with a bad signature
+    assert (outcome.recipient, outcome.in_reply_to) == (UNADDRESSED, bytes(16))
+    assert not isinstance(h.receive(data).reply, ErrorInfo)
+    replayed = h.receive(data)
+    assert (replayed.recipient, replayed.in_reply_to) == (UNADDRESSED, bytes(16))
+    unauthorized = h.send(h.alice, StatusRequest())  # authenticated: answered to alice
+    assert (unauthorized.recipient, unauthorized.in_reply_to) != (UNADDRESSED, bytes(16))
+
+
+def test_a_reused_client_order_id_names_the_existing_order(h: CoreHarness) -> None:
+    first = h.receipt(h.alice, order(cid="x-1"))
+    refused = h.error(h.alice, order(cid="x-1"))
+    assert (refused.name, refused.order_id) == ("DUPLICATE_CLIENT_ORDER_ID", first.order_id)
+
+
+def _journal_core(h: CoreHarness) -> Core:
+    fresh = Core.new(h.core_identity, [h.operator.public])
+    for applied in h.journal:
+        fresh.replay(JournalRecord(applied.seq, applied.ts, applied.envelope))
+    return fresh
+
+
+def test_copied_moved_or_backdated_journal_rows_are_refused(h: CoreHarness) -> None:
+    h.receipt(h.alice, order(BUY, 1))
+    last = h.journal[-1]
+    fresh = _journal_core(h)
+    with pytest.raises(JournalCorrupt, match="already used"):  # the same signed order, twice
+        fresh.replay(JournalRecord(last.seq + 1, last.ts + 1, last.envelope))
+    fresh = _journal_core(h)
+    later = last.ts + WINDOW_MS + 1
+    with pytest.raises(JournalCorrupt, match="time window"):
+        fresh.replay(JournalRecord(last.seq + 1, later, h.frame(h.alice, order(BUY, 2))))
+    fresh = _journal_core(h)
+    with pytest.raises(JournalCorrupt, match="backwards"):
+        fresh.replay(JournalRecord(last.seq + 1, last.ts - 1, h.frame(h.alice, order(BUY, 3))))
+
+
+def test_snapshots_restore_only_if_this_core_signed_them(h: CoreHarness) -> None:
+    h.receipt(h.alice, order(BUY, 1))
+    snap = h.core.snapshot(h.now_ms)
+    ops = [h.operator.public]
+    restored = Core.from_snapshot(h.core_identity, ops, snap, 0)
+    assert restored.state_hash() == h.core.state_hash()
+    data = h.frame(h.alice, order(BUY, 2))
+    assert not isinstance(h.receive(data).reply, ErrorInfo)
+    assert restored.receive(data, h.now_ms).reply is not None
+    again = Core.from_snapshot(h.core_identity, ops, snap, 0)  # remembers the nonces it saw
+    tampered_state = snap.state.replace(b"\x01", b"\x02", 1)
+    rehashed = msgspec.structs.replace(
+        snap, state=tampered_state, state_hash=hashlib.sha256(tampered_state).digest()
+    )
+    with pytest.raises(JournalCorrupt, match="not signed by this core"):
+        Core.from_snapshot(h.core_identity, ops, rehashed, 0)
+    other = Core.new(fixed_identity("other-core"), ops)
+    with pytest.raises(JournalCorrupt, match="not signed by this core"):
+        Core.from_snapshot(h.core_identity, ops, other.snapshot(1), 0)
+    assert again.seq == snap.seq
+
+
+def test_restored_cores_still_refuse_recent_nonces(h: CoreHarness) -> None:
+    data = h.frame(h.alice, order(BUY, 1))
+    assert not isinstance(h.receive(data).reply, ErrorInfo)
+    restored = Core.from_snapshot(h.core_identity, [h.operator.public], h.core.snapshot(1), 0)
+    outcome = restored.receive(data, h.now_ms)
+    assert isinstance(outcome.reply, ErrorInfo)
+    assert outcome.reply.name == "Replayed"

@@ -78,11 +78,16 @@ def test_a_failed_batch_writes_nothing(storage: Storage) -> None:
 
 def test_snapshots_latest_wins(storage: Storage) -> None:
     assert storage.latest_snapshot() is None
-    storage.save_snapshot(Snapshot(5, 1, b"h5", b"state5"))
-    storage.save_snapshot(Snapshot(9, 2, b"h9", b"state9"))
+    storage.save_snapshot(Snapshot(5, 1, b"h5", b"state5", b"sig5"))
+    storage.save_snapshot(Snapshot(9, 2, b"h9", b"state9", b"sig9"))
     latest = storage.latest_snapshot()
     assert latest is not None
-    assert (latest.seq, latest.state_hash, latest.state) == (9, b"h9", b"state9")
+    assert (latest.seq, latest.state_hash, latest.state, latest.signature) == (
+        9,
+        b"h9",
+        b"state9",
+        b"sig9",
+    )
 
 
 def test_orders_follow_their_lifecycle_across_batches(storage: Storage) -> None:

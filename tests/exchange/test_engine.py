@@ -196,6 +196,30 @@ def test_amend_down_keeps_priority_and_other_amends_lose_it(ex: Harness) -> None
     assert [t.maker_order_id for t in trades(place(ex, CAROL, BUY, 1, 50_000))] == [b]
 
 
+def test_amend_in_place_may_go_below_the_minimum_but_a_move_may_not(ex: Harness) -> None:
+    big = Market(
+        code="BTC-USD",
+        base="BTC",
+        quote="USD",
+        lot=LOT,
+        tick=10**8,
+        min_qty=5 * LOT,
+        max_qty=10**10,
+        max_price=10**15,
+        maker_fee_bps=0,
+        taker_fee_bps=0,
+    )
+    h = Harness(Engine())
+    for cmd in (ListAsset(BTC), ListAsset(USD), ListMarket(big)):
+        assert h(cmd).code is ResultCode.OK
+    h.fund(ALICE)
+    oid = place(h, ALICE, BUY, 5, 49_000).order_id
+    assert oid is not None
+    moved = h(AmendOrder(ALICE, oid, 2 * LOT, usd(48_000)))
+    assert moved.code is ResultCode.QTY_BELOW_MINIMUM
+    assert h(AmendOrder(ALICE, oid, 2 * LOT, usd(49_000))).code is ResultCode.OK
+
+
 def test_amend_to_a_crossing_price_trades(ex: Harness) -> None:
     place(ex, ALICE, SELL, 2, 50_000)
     mine = place(ex, BOB, BUY, 2, 49_000).order_id

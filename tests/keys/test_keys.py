@@ -86,6 +86,15 @@ def test_readable_key_files_are_refused(tmp_path: Path, mode: int) -> None:
         read_secret(path)
 
 
+def test_pinned_public_keys_must_not_be_writable_by_others(tmp_path: Path) -> None:
+    path = tmp_path / "op.pub"
+    write_public(path, "op", generate("op").public)
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.chmod(0o666)
+    with pytest.raises(InsecureKeyFile, match="go-w"):
+        read_public(path)
+
+
 def test_symlinked_and_damaged_key_files_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "k.key"
     write_secret(path, generate("k"))

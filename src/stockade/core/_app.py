@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
-import hashlib
 import logging
 import os
 import signal
@@ -39,12 +38,10 @@ def restore_core(config: CoreConfig, storage: Storage, now_ms: int) -> Core:
     if snapshot is None:
         core = Core.new(identity, operators, not_before_ms=now_ms)
     else:
-        if hashlib.sha256(snapshot.state).digest() != snapshot.state_hash:
-            raise JournalCorrupt(f"snapshot at seq {snapshot.seq} does not match its hash")
-        core = Core.from_state(identity, operators, snapshot.state, not_before_ms=now_ms)
+        core = Core.from_snapshot(identity, operators, snapshot, not_before_ms=now_ms)
     replayed = 0
     for record in storage.journal_after(core.seq):
-        core.replay(record, verify=config.verify_journal_on_restore)
+        core.replay(record)
         replayed += 1
     problems = audit(core.engine)
     if problems:

@@ -27,7 +27,6 @@ class CoreConfig:
     operators: tuple[Path, ...]
     snapshot_every_s: int = 60
     snapshot_every_seq: int = 200_000
-    verify_journal_on_restore: bool = True
 
     @property
     def log_file(self) -> Path:
@@ -58,7 +57,6 @@ def load_config(path: Path) -> CoreConfig:
         "operators",
         "snapshot_every_s",
         "snapshot_every_seq",
-        "verify_journal_on_restore",
     }
     unknown = set(table) - known
     if unknown:
@@ -82,5 +80,4 @@ def load_config(path: Path) -> CoreConfig:
         operators=tuple(base.joinpath(str(p)) for p in operators),
         snapshot_every_s=int(table.get("snapshot_every_s", 60)),
         snapshot_every_seq=int(table.get("snapshot_every_seq", 200_000)),
-        verify_journal_on_restore=bool(table.get("verify_journal_on_restore", True)),
     )

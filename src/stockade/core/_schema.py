@@ -37,6 +37,7 @@ snapshots = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("ts", BigInteger, nullable=False),
     Column("state_hash", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),  # the core's, over seq and state_hash
     Column("state", LargeBinary, nullable=False),
 )
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import logging
 import secrets
@@ -31,10 +30,11 @@ from typing import cast
 
 from stockade.core._rows import Applied
 from stockade.core._service import Core, Outcome, Query, wire_error
-from stockade.core._storage import Snapshot, Storage
+from stockade.core._storage import Storage
 from stockade.keys import PublicKey
 from stockade.wire import (
     MAX_BATCH,
+    MAX_REPLY,
     MAX_REQUEST,
     Address,
     ErrorInfo,
@@ -44,6 +44,7 @@ from stockade.wire import (
     Reply,
     ReplyBody,
     WireError,
+    encode_message,
     frame,
     seal,
 )
@@ -56,6 +57,11 @@ MAX_OUTSTANDING = 4096
 #: Reply recipients' parsed public keys kept: one per active client key is plenty; bounded so a
 #: flood of unknown senders cannot grow it.
 MAX_CACHED_KEYS = 10_000
+#: Bytes of replies buffered for a peer before its requests stop being read: a client that sends
+#: but never reads cannot make the core hold more than this for it.
+WRITE_BUFFER_HIGH = 4 * 1024 * 1024
+#: Bytes of replies sealed into one envelope at most, well under what a client accepts (1 MiB).
+MAX_BATCH_BYTES = MAX_REPLY // 2
 
 
 @dataclass
@@ -75,17 +81,47 @@ class _Group:
     queries: list[tuple[_Waiting, Query]] = field(default_factory=list)
 
 
+def _chunks(replies: list[Reply]) -> list[list[Reply]]:
+    """Consecutive runs of at most ``MAX_BATCH`` replies and ``MAX_BATCH_BYTES`` encoded bytes."""
+    chunks: list[list[Reply]] = []
+    current: list[Reply] = []
+    size = 0
+    for reply in replies:
+        length = len(encode_message(reply))
+        if current and (len(current) == MAX_BATCH or size + length > MAX_BATCH_BYTES):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(reply)
+        size += length
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 class _Connection(asyncio.Protocol):
     def __init__(self, server: CoreServer) -> None:
         self.server = server
         self.reader = FrameReader(MAX_REQUEST)
         self.waiting: deque[_Waiting] = deque()
         self.transport: asyncio.Transport | None = None
-        self.paused = False
+        self.paused = False  # reading paused because too many replies wait
+        self.writes_blocked = False  # reading paused because the peer does not read
+
+    def pause_writing(self) -> None:
+        """The peer is not reading its replies: stop reading its requests until it does."""
+        self.writes_blocked = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writes_blocked = False
+        if self.transport is not None and not self.paused:
+            self.transport.resume_reading()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it
         self.transport = cast(asyncio.Transport, transport)
+        self.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -117,8 +153,9 @@ class _Connection(asyncio.Protocol):
         if ready and self.transport is not None:
             self.transport.write(b"".join(self.server.seal_batches(ready)))
         if self.paused and len(waiting) < MAX_OUTSTANDING // 2 and self.transport:
-            self.transport.resume_reading()
             self.paused = False
+            if not self.writes_blocked:
+                self.transport.resume_reading()
 
 
 class CoreServer:
@@ -153,8 +190,12 @@ class CoreServer:
 
     def handle(self, conn: _Connection, payload: bytes) -> None:
         if self._failed is not None:
-            return  # storage is gone: acknowledge nothing more
-        outcome = self.core.receive(payload, self.now_ms())
+            return  # stopping: acknowledge nothing more
+        try:
+            outcome = self.core.receive(payload, self.now_ms())
+        except Exception as exc:  # a bug: the state may be half-changed, so serve nothing more
+            self._fail(exc)
+            return
         if outcome.applied is not None:
             self._group.applied.append(outcome.applied)
             self._schedule_commit()
@@ -181,9 +222,7 @@ class CoreServer:
         """Frames for ``ready`` replies: runs to the same recipient share one signed envelope."""
         frames = []
         for recipient, group in itertools.groupby(ready, key=lambda item: item[0]):
-            replies = [reply for _, reply in group]
-            for start in range(0, len(replies), MAX_BATCH):
-                chunk = replies[start : start + MAX_BATCH]
+            for chunk in _chunks([reply for _, reply in group]):
                 message = chunk[0] if len(chunk) == 1 else Replies(chunk)
                 frames.append(frame(self._seal(recipient, message)))
         return frames
@@ -209,8 +248,10 @@ class CoreServer:
             self._commit_scheduled = True
             self._loop.call_soon(self._commit)
 
-    def _commit(self) -> None:
-        """Write the group, answer its queries, release every reply that became durable."""
+    def _commit(self) -> bool:
+        """Write the group, answer its queries, release every reply that became durable.
+
+        Returns False when storage failed (the server is then stopping)."""
         self._commit_scheduled = False
         group, self._group = self._group, _Group()
         try:
@@ -219,16 +260,20 @@ class CoreServer:
             for waiting, query in group.queries:
                 waiting.reply = waiting.outcome.reply_message(query(self.storage))
         except Exception as exc:  # any storage failure is fatal: fail closed
-            log.exception("storage failed; the core stops without acknowledging anything more")
-            self._failed = exc
-            self._done.set()
-            return
+            self._fail(exc)
+            return False
         core = self.core
         if group.applied:
             core.durable_seq = group.applied[-1].seq
         for conn in list(self.connections):
             if conn.waiting:
                 conn.flush(core.durable_seq)
+        return True
+
+    def _fail(self, exc: BaseException) -> None:
+        log.error("stopping: nothing more will be acknowledged", exc_info=exc)
+        self._failed = exc
+        self._done.set()
 
     # ------------------------------------------------------------------ snapshots
 
@@ -237,10 +282,13 @@ class CoreServer:
         core = self.core
         if core.seq == core.snapshot_seq or self._failed is not None:
             return
-        self._commit()
-        state = core.state()
-        snapshot = Snapshot(core.seq, self.now_ms(), hashlib.sha256(state).digest(), state)
-        self.storage.save_snapshot(snapshot)
+        if not self._commit():  # the journal must hold everything the snapshot does
+            return
+        try:
+            self.storage.save_snapshot(core.snapshot(self.now_ms()))
+        except Exception as exc:  # a storage failure, like any other: fail closed
+            self._fail(exc)
+            return
         core.snapshot_seq = core.seq
 
     async def _snapshot_timer(self) -> None:
@@ -284,7 +332,7 @@ class CoreServer:
         """Run until ``stop`` is called or storage fails; raise if it failed."""
         await self._done.wait()
         if self._failed is not None:
-            raise RuntimeError("core storage failed") from self._failed
+            raise RuntimeError("the core stopped after a failure") from self._failed
 
     def stop(self) -> None:
         self._done.set()

@@ -22,10 +22,11 @@ import msgspec
 from stockade.core._registry import AccountRecord, KeyRecord, Registry, RegistryState
 from stockade.core._results import CoreCode
 from stockade.core._rows import Applied
-from stockade.core._storage import JournalRecord, Storage, StoredOrder
+from stockade.core._storage import JournalRecord, Snapshot, Storage, StoredOrder
 from stockade.errors import LocalProtocolError
 from stockade.exchange import (
     DESCRIPTIONS,
+    SYSTEM,
     AccountId,
     AmendOrder,
     CancelAll,
@@ -33,6 +34,7 @@ from stockade.exchange import (
     Command,
     Deposit,
     Engine,
+    Event,
     ListAsset,
     ListMarket,
     Order,
@@ -41,13 +43,15 @@ from stockade.exchange import (
     ResultCode,
     SetMarketStatus,
     Side,
+    Trade,
     audit,
     restore,
     snapshot,
 )
-from stockade.keys import Identity, PublicKey
+from stockade.keys import BadSignature, Identity, PublicKey
 from stockade.wire import (
     MAX_REQUEST,
+    UNADDRESSED,
     WINDOW_MS,
     AccountCreated,
     AmendOrderRequest,
@@ -96,8 +100,8 @@ from stockade.wire import (
     decode_envelope,
 )
 
+SNAPSHOT_DOMAIN = b"stockade/snapshot/v1\x00"
 ZERO_NONCE = bytes(16)
-ZERO_KEY = bytes(32)
 STATE_VERSION = 1
 
 #: A history query, run by the server on the storage once every earlier write is durable.
@@ -126,17 +130,20 @@ class Outcome:
 class CoreState(msgspec.Struct, forbid_unknown_fields=True):
     version: int
     seq: int
+    last_ts: int
     engine: bytes
     registry: RegistryState
+    #: (expiry, sender, nonce) of every nonce the core must still refuse as a replay.
+    recent_nonces: list[tuple[int, bytes, bytes]]
 
 
 def _error(code: int, name: str, message: str, field: str | None = None) -> ErrorInfo:
     return ErrorInfo(code, name, message, field)
 
 
-def _result_error(code: ResultCode) -> ErrorInfo:
+def _result_error(code: ResultCode, order_id: OrderId | None = None) -> ErrorInfo:
     message, field = DESCRIPTIONS[code]
-    return _error(int(code), code.name, message, field)
+    return ErrorInfo(int(code), code.name, message, field, order_id)
 
 
 def _core_error(code: CoreCode, message: str, field: str | None = None) -> ErrorInfo:
@@ -162,6 +169,7 @@ class Core:
         self.engine = engine
         self.registry = registry
         self.seq = seq
+        self.last_ts = 0  # journal timestamps never go backwards, whatever the wall clock does
         self.durable_seq = seq
         self.snapshot_seq = seq
         self._user_keys: dict[bytes, PublicKey] = {}
@@ -177,13 +185,52 @@ class Core:
         return cls(identity, by_key, Engine(), Registry(frozenset(by_key)), 0, not_before_ms)
 
     def state(self) -> bytes:
-        """Canonical bytes of the whole state at ``seq``: engine, registry, sequence number."""
+        """Canonical bytes of the whole state at ``seq``: engine, registry, sequence number, and
+        the nonces still inside the replay window."""
         return msgspec.msgpack.encode(
-            CoreState(STATE_VERSION, self.seq, snapshot(self.engine), self.registry.state())
+            CoreState(
+                STATE_VERSION,
+                self.seq,
+                self.last_ts,
+                snapshot(self.engine),
+                self.registry.state(),
+                self.opener.replay.entries(),
+            )
         )
 
     def state_hash(self) -> bytes:
-        return hashlib.sha256(self.state()).digest()
+        """SHA-256 of what commands change: sequence, time, engine, registry. Not the replay
+        memory, which every frame touches, accepted or not."""
+        domain = [self.seq, self.last_ts, snapshot(self.engine), self.registry.state()]
+        return hashlib.sha256(msgspec.msgpack.encode(domain)).digest()
+
+    def snapshot(self, now_ms: int) -> Snapshot:
+        """The state at ``seq``, hashed and signed with the core's key.
+
+        The signature stops whoever can write the database but does not hold the core's key
+        (a database host, a backup restored by the wrong hand) from planting a state.
+        """
+        state = self.state()
+        digest = hashlib.sha256(state).digest()
+        signature = self.identity.secret.sign(SNAPSHOT_DOMAIN, _snapshot_message(self.seq, digest))
+        return Snapshot(self.seq, now_ms, digest, state, signature)
+
+    @classmethod
+    def from_snapshot(
+        cls, identity: Identity, operators: list[PublicKey], snap: Snapshot, not_before_ms: int
+    ) -> Core:
+        """A core restored from a snapshot this core's key signed; anything else is refused."""
+        if hashlib.sha256(snap.state).digest() != snap.state_hash:
+            raise JournalCorrupt(f"snapshot at seq {snap.seq} does not match its hash")
+        try:
+            message = _snapshot_message(snap.seq, snap.state_hash)
+            identity.public.verify(SNAPSHOT_DOMAIN, message, snap.signature)
+        except BadSignature:
+            raise JournalCorrupt(f"snapshot at seq {snap.seq} is not signed by this core") from None
+        core = cls.from_state(identity, operators, snap.state, not_before_ms)
+        if core.seq != snap.seq:
+            raise JournalCorrupt(f"snapshot row says seq {snap.seq}, its state says {core.seq}")
+        return core
 
     @classmethod
     def from_state(
@@ -199,7 +246,10 @@ class Core:
         by_key = {k.raw: k for k in operators}
         registry = Registry.from_state(frozenset(by_key), state.registry)
         engine = restore(state.engine)
-        return cls(identity, by_key, engine, registry, state.seq, not_before_ms)
+        core = cls(identity, by_key, engine, registry, state.seq, not_before_ms)
+        core.last_ts = state.last_ts
+        core.opener.replay.restore(state.recent_nonces)
+        return core
 
     def _lookup(self, key: bytes) -> PublicKey | None:
         operator = self.operators.get(key)
@@ -223,36 +273,42 @@ class Core:
 
     def receive(self, data: bytes, now_ms: int) -> Outcome:
         try:
-            env, message = self.opener.open(data, now_ms)
+            env = self.opener.authenticate(data, now_ms)
         except WireError as exc:
-            return self._refuse(data, exc)
-        role, account = self._role_of(env.sender)
+            # Unauthenticated: the reply names no request and no sender, so that no one can
+            # obtain a signed refusal of someone else's request by sending a broken copy of it.
+            return Outcome(UNADDRESSED, ZERO_NONCE, wire_error(exc))
         try:
+            message = decode_body(env)
+            role, account = self._role_of(env.sender)
             authorize(role, message)
         except WireError as exc:
             return Outcome(env.sender, env.nonce, wire_error(exc))
-        return self._execute(env, data, message, role, account, self.seq + 1, now_ms)
-
-    def _refuse(self, data: bytes, exc: WireError) -> Outcome:
-        """An error reply to whoever the frame claims to be from, if it parses that far."""
-        try:
-            env = decode_envelope(data, MAX_REQUEST)
-            recipient, nonce = env.sender, env.nonce
-        except WireError:
-            recipient, nonce = ZERO_KEY, ZERO_NONCE
-        return Outcome(recipient, nonce, wire_error(exc))
+        ts = max(now_ms, self.last_ts)
+        return self._execute(env, data, message, role, account, self.seq + 1, ts)
 
     def replay(self, record: JournalRecord, verify: bool = True) -> Applied:
-        """Re-apply one journal record; raise ``JournalCorrupt`` if it does not apply cleanly."""
+        """Re-apply one journal record; raise ``JournalCorrupt`` if it does not apply cleanly.
+
+        The record must be one the live core could have accepted at its recorded time: signed by
+        a key registered then, timestamped within the window of that time, its nonce not used in
+        the window before, and the journal's times never going backwards. A row copied, moved or
+        forged in the database fails one of these.
+        """
         if record.seq <= self.seq:
             raise JournalCorrupt(f"journal seq {record.seq} is not above {self.seq}")
+        if record.ts < self.last_ts:
+            raise JournalCorrupt(f"journal seq {record.seq}: time goes backwards")
         try:
             env = decode_envelope(record.envelope, MAX_REQUEST)
             sender = self._lookup(env.sender)
             if sender is None:
                 raise JournalCorrupt(f"journal seq {record.seq}: sender unknown at that point")
+            if abs(env.ts - record.ts) > WINDOW_MS:
+                raise JournalCorrupt(f"journal seq {record.seq}: signed outside its time window")
             if verify:
                 self.opener.verify_signature(env, sender)
+            self.opener.replay.check_and_remember(env.sender, env.nonce, record.ts)
             message = decode_body(env)
             role, account = self._role_of(env.sender)
             authorize(role, message)
@@ -275,8 +331,10 @@ class Core:
         seq: int,
         ts: int,
     ) -> Outcome:
+        viewer = account if role is Role.USER else None  # operators see receipts in full
+
         def engine(cmd: Command) -> Outcome:
-            return self._apply_engine(env, data, cmd, seq, ts)
+            return self._apply_engine(env, data, cmd, seq, ts, viewer)
 
         match message:
             case PlaceOrderRequest():
@@ -325,13 +383,16 @@ class Core:
         cmd: Command,
         seq: int,
         ts: int,
+        viewer: AccountId | None,
     ) -> Outcome:
         result = self.engine.apply(cmd, seq)
         if result.code is not ResultCode.OK:
-            return Outcome(env.sender, env.nonce, _result_error(result.code), wait=True)
-        self.seq = seq
+            error = _result_error(result.code, result.order_id)
+            return Outcome(env.sender, env.nonce, error, wait=True)
+        self.seq, self.last_ts = seq, ts
         applied = Applied(seq, ts, data, result.events)
-        receipt = Receipt(seq, ts, result.events, result.order_id)
+        events = result.events if viewer is None else private_view(result.events, viewer)
+        receipt = Receipt(seq, ts, events, result.order_id)
         return Outcome(env.sender, env.nonce, receipt, applied, wait=True)
 
     def _apply_registry(
@@ -368,7 +429,7 @@ class Core:
                 self._user_keys.pop(message.public_key, None)
                 record = registry.keys[message.public_key]
                 body = Receipt(seq, ts, [])
-        self.seq = seq
+        self.seq, self.last_ts = seq, ts
         applied = Applied(seq, ts, data, [], record)
         return Outcome(env.sender, env.nonce, body, applied, wait=True)
 
@@ -413,7 +474,7 @@ class Core:
                 ]
                 return answer(Markets(assets, markets))
             case PingRequest():
-                return Outcome(env.sender, env.nonce, Pong(now_ms, self.seq))
+                return answer(Pong(now_ms, self.seq))
             case StatusRequest():
                 status = Status(
                     self.seq,
@@ -441,6 +502,37 @@ class Core:
             wait=True,
             query=lambda s: _stored_order(s, account, req.order_id, req.client_order_id),
         )
+
+
+def _snapshot_message(seq: int, state_hash: bytes) -> bytes:
+    return seq.to_bytes(8, "big") + state_hash
+
+
+def private_view(events: list[Event], account: AccountId) -> list[Event]:
+    """The events as ``account`` may see them: its own, and its side of each trade.
+
+    A receipt goes to one user. The counterparty of a trade is anonymous to them: its account,
+    order and fee are blanked, and events about other users' orders are left out.
+    """
+    seen: list[Event] = []
+    for event in events:
+        if isinstance(event, Trade):
+            seen.append(_my_side(event, account))
+        elif getattr(event, "user", account) == account:  # listing events have no user
+            seen.append(event)
+    return seen
+
+
+def _my_side(trade: Trade, account: AccountId) -> Trade:
+    if trade.maker_user != account:
+        return msgspec.structs.replace(
+            trade, maker_user=SYSTEM, maker_order_id=OrderId(0), maker_fee=0
+        )
+    if trade.taker_user != account:
+        return msgspec.structs.replace(
+            trade, taker_user=SYSTEM, taker_order_id=OrderId(0), taker_fee=0
+        )
+    return trade
 
 
 def _open_info(order: Order) -> OrderInfo:

@@ -39,6 +39,7 @@ class Snapshot(msgspec.Struct, frozen=True):
     ts: int
     state_hash: bytes
     state: bytes
+    signature: bytes
 
 
 class StoredOrder(msgspec.Struct, frozen=True):
@@ -226,7 +227,9 @@ class SqlStorage:
             row = self._conn.execute(
                 sa.select(t.snapshots).order_by(t.snapshots.c.seq.desc()).limit(1)
             ).first()
-        return None if row is None else Snapshot(row.seq, row.ts, row.state_hash, row.state)
+        if row is None:
+            return None
+        return Snapshot(row.seq, row.ts, row.state_hash, row.state, row.signature)
 
     def journal_after(self, seq: int) -> Iterator[JournalRecord]:
         while True:

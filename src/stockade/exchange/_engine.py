@@ -459,24 +459,22 @@ class Engine:
         if ms.status is not _OPEN:
             return _reject(ResultCode.MARKET_HALTED, seq)
         qty, price, market = cmd.qty, cmd.price, ms.market
-        if qty % market.lot:
-            return _reject(ResultCode.QTY_NOT_MULTIPLE_OF_LOT, seq)
-        if not 0 < qty <= market.max_qty:
-            return _reject(
-                ResultCode.QTY_ABOVE_MAXIMUM if qty else ResultCode.QTY_BELOW_MINIMUM, seq
-            )
-        code = _rules.check_price(market, price)
-        if code is not OK:
-            return _reject(code, seq)
         if price == order.price and qty == order.remaining:
             return _reject(ResultCode.NO_CHANGE, seq)
+        keep = price == order.price and qty < order.remaining
+        # Reducing in place may leave less than the minimum, as a partial fill does; anything
+        # else joins the queue anew and is held to the rules of a new order.
+        code = _rules.check_reduction(market, qty) if keep else _rules.check_qty(market, qty)
+        if code is OK:
+            code = _rules.check_price(market, price)
+        if code is not OK:
+            return _reject(code, seq)
         buy = order.side is BUY
         old_hold = order.remaining * order.price // ms.scale if buy else order.remaining
         new_hold = qty * price // ms.scale if buy else qty
         cell = order.quote_balance if buy else order.base_balance
         if new_hold - old_hold > cell[0]:
             return _reject(ResultCode.INSUFFICIENT_FUNDS, seq)
-        keep = price == order.price and qty < order.remaining
         if not keep and order.tif is _POST_ONLY and self._crosses(ms, order.side, price):
             return _reject(ResultCode.POST_ONLY_WOULD_CROSS, seq)
         # commit point

@@ -10,7 +10,7 @@ exchange, so the sum of what users receive never exceeds what they give.
 
 from __future__ import annotations
 
-from stockade.exchange._model import MAX_AMOUNT, Asset, Market, Side
+from stockade.exchange._model import Asset, Market, Side
 from stockade.exchange._results import ResultCode
 
 BPS = 10_000
@@ -48,6 +48,13 @@ def check_qty(market: Market, qty: int) -> ResultCode:
     return ResultCode.OK
 
 
+def check_reduction(market: Market, qty: int) -> ResultCode:
+    """A smaller remaining quantity for a resting order: whole lots, at least one."""
+    if qty % market.lot:
+        return ResultCode.QTY_NOT_MULTIPLE_OF_LOT
+    return ResultCode.OK if qty > 0 else ResultCode.QTY_BELOW_MINIMUM
+
+
 def check_price(market: Market, price: int) -> ResultCode:
     if price % market.tick:
         return ResultCode.PRICE_NOT_MULTIPLE_OF_TICK
@@ -70,8 +77,3 @@ def protection_price(market: Market, side: Side, best_opposite: int) -> int:
         return min(bound - bound % tick, market.max_price)
     bound = -(-best_opposite * (BPS - market.protection_bps) // BPS)
     return max(bound + (-bound) % tick, tick)
-
-
-def within_limit(balance: int) -> bool:
-    """Balances stay within the declared maximum so no downstream product can overflow."""
-    return 0 <= balance <= MAX_AMOUNT

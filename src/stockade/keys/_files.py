@@ -29,7 +29,8 @@ class KeyFileError(StockadeError):
 
 
 class InsecureKeyFile(KeyFileError):
-    """A secret key file is a symlink, not a regular file, or accessible to group or others."""
+    """A key file is a symlink or not a regular file; a secret one is accessible to group or
+    others, or a public one writable by them."""
 
 
 def generate(name: str) -> Identity:
@@ -55,7 +56,8 @@ def write_secret(path: Path, identity: Identity) -> None:
         os.fsync(f.fileno())
 
 
-def _read_private_file(path: Path) -> bytes:
+def _read_key_file(path: Path, forbidden_mode: int, fix: str) -> bytes:
+    """A regular file (never through a symlink) whose mode has none of ``forbidden_mode``."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as exc:
@@ -64,11 +66,9 @@ def _read_private_file(path: Path) -> bytes:
         info = os.fstat(f.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise InsecureKeyFile(f"{path} is not a regular file")
-        if info.st_mode & 0o077:
-            raise InsecureKeyFile(
-                f"{path} is accessible to group or others (mode {stat.S_IMODE(info.st_mode):04o});"
-                " run: chmod 600"
-            )
+        if info.st_mode & forbidden_mode:
+            mode = stat.S_IMODE(info.st_mode)
+            raise InsecureKeyFile(f"{path} has mode {mode:04o}; run: {fix}")
         data = f.read(MAX_KEY_FILE + 1)
     if len(data) > MAX_KEY_FILE:
         raise KeyFileError(f"{path} is too large to be a key file")
@@ -86,7 +86,8 @@ def _parse_toml(path: Path, data: bytes) -> dict[str, str]:
 
 
 def read_secret(path: Path) -> Identity:
-    fields = _parse_toml(path, _read_private_file(path))
+    """Refused unless only its owner can read or write it: group or others could copy it."""
+    fields = _parse_toml(path, _read_key_file(path, 0o077, "chmod 600"))
     if fields.get("format") != SECRET_FORMAT:
         raise KeyFileError(f"{path}: unknown key format {fields.get('format')!r}")
     if set(fields) != {"format", "name", "public", "seed", "checksum"}:
@@ -104,16 +105,17 @@ def read_secret(path: Path) -> Identity:
 
 
 def write_public(path: Path, name: str, public: PublicKey) -> None:
-    path.write_text(
-        f'format = "{PUBLIC_FORMAT}"\nname = "{check_name(name)}"\npublic = "{public.hex()}"\n'
-    )
+    """Write a new public key file, 0644 whatever the umask (``read_public`` checks the mode)."""
+    text = f'format = "{PUBLIC_FORMAT}"\nname = "{check_name(name)}"\npublic = "{public.hex()}"\n'
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    os.fchmod(fd, 0o644)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def read_public(path: Path) -> tuple[str, PublicKey]:
-    data = path.read_bytes()[: MAX_KEY_FILE + 1]
-    if len(data) > MAX_KEY_FILE:
-        raise KeyFileError(f"{path} is too large to be a key file")
-    fields = _parse_toml(path, data)
+    """Refused if group or others could write it: a pinned public key is a trust anchor."""
+    fields = _parse_toml(path, _read_key_file(path, 0o022, "chmod go-w"))
     if fields.get("format") != PUBLIC_FORMAT or set(fields) != {"format", "name", "public"}:
         raise KeyFileError(f"{path}: not a public key file")
     try:

@@ -6,7 +6,13 @@ Pure modules: ``_messages`` (every message type), ``_envelope`` (seal and open),
 
 from stockade.wire._address import Address, parse_address
 from stockade.wire._capabilities import CAPABILITIES, Role, authorize
-from stockade.wire._channel import DEFAULT_TIMEOUT, Channel, connect
+from stockade.wire._channel import (
+    DEFAULT_TIMEOUT,
+    UNADDRESSED,
+    Channel,
+    PeerRefusedFrame,
+    connect,
+)
 from stockade.wire._envelope import (
     DOMAIN,
     MAX_REPLY,
@@ -98,6 +104,7 @@ __all__ = [
     "MAX_REPLY",
     "MAX_REQUEST",
     "MESSAGE_TAGS",
+    "UNADDRESSED",
     "VERSION",
     "WINDOW_MS",
     "WIRE_ERRORS",
@@ -138,6 +145,7 @@ __all__ = [
     "Orders",
     "Overloaded",
     "Oversize",
+    "PeerRefusedFrame",
     "PingRequest",
     "PlaceOrderRequest",
     "Pong",

@@ -14,17 +14,37 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from stockade.errors import RemoteProtocolError
 from stockade.keys import Identity, PublicKey
 from stockade.wire._address import Address
-from stockade.wire._envelope import MAX_REPLY, WINDOW_MS, NonceSource, Opener, seal
+from stockade.wire._envelope import (
+    MAX_REPLY,
+    WINDOW_MS,
+    Envelope,
+    NonceSource,
+    Opener,
+    decode_body,
+    decode_envelope,
+    seal,
+)
 from stockade.wire._errors import UnexpectedMessage
 from stockade.wire._framing import FrameReader, frame
-from stockade.wire._messages import Replies, Reply, Request
+from stockade.wire._messages import ErrorInfo, Replies, Reply, Request
 from stockade.wire._replay import ReplayCache
 
 #: Default seconds to wait for a connection or a reply before giving up.
 DEFAULT_TIMEOUT = 10.0
 _READ_CHUNK = 256 * 1024
+#: The recipient of refusals the peer could not address (see ``Core.receive``).
+UNADDRESSED = bytes(32)
+
+
+class PeerRefusedFrame(RemoteProtocolError):
+    """The peer refused one of our frames before authenticating it; ``error`` says why."""
+
+    def __init__(self, error: ErrorInfo) -> None:
+        super().__init__(f"refused before authentication: {error.name}", error.field)
+        self.error = error
 
 
 def connect(address: Address, timeout: float) -> socket.socket:
@@ -99,12 +119,25 @@ class Channel:
         return reply
 
     def _open(self, payload: bytes) -> list[Reply]:
+        env = decode_envelope(payload, MAX_REPLY)
+        if env.recipient == UNADDRESSED:
+            raise self._unauthenticated_refusal(env)
         _, message = self._opener.open(payload, self.now_ms())
         if isinstance(message, Reply):
             return [message]
         if isinstance(message, Replies):
             return message.replies
         raise UnexpectedMessage(f"expected replies, got {type(message).__name__}")
+
+    def _unauthenticated_refusal(self, env: Envelope) -> RemoteProtocolError:
+        """The peer refused a frame before it could tell who sent it (a clock too far off, an
+        unknown key). Such a refusal names no request, so it cannot say which one failed: the
+        connection is unusable and every outstanding request's outcome is unknown."""
+        Opener.verify_signature(env, self.peer)
+        message = decode_body(env)
+        if not isinstance(message, Reply) or message.error is None:
+            return UnexpectedMessage("an unaddressed envelope that is not a refusal")
+        return PeerRefusedFrame(message.error)
 
     def call(self, message: Request) -> Reply:
         self.send(message)

@@ -153,6 +153,15 @@ class Opener:
         self.not_before_ms = not_before_ms
 
     def open(self, data: bytes, now_ms: int) -> tuple[Envelope, Message]:
+        env = self.authenticate(data, now_ms)
+        return env, decode_body(env)
+
+    def authenticate(self, data: bytes, now_ms: int) -> Envelope:
+        """The envelope, once it is known to come from ``lookup``'s key, fresh and not replayed.
+
+        Until this returns, nothing in the frame is trusted: an error raised here must not be
+        answered as if the claimed sender had sent it.
+        """
         env = decode_envelope(data, self.max_size)
         if env.recipient != self.me.raw:
             raise WrongRecipient("envelope is addressed to another identity")
@@ -165,7 +174,7 @@ class Opener:
             raise FromTheFuture(f"timestamp is more than {WINDOW_MS} ms ahead")
         self.verify_signature(env, sender)
         self.replay.check_and_remember(env.sender, env.nonce, now_ms)
-        return env, decode_body(env)
+        return env
 
     @staticmethod
     def verify_signature(env: Envelope, sender: PublicKey) -> None:

@@ -173,6 +173,7 @@ class ErrorInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     message: Text
     field: str | None = None
+    order_id: Id | None = None  # the order a refusal is about, e.g. a reused client_order_id
 
 
 class Receipt(_Msg, frozen=True, tag=101):

@@ -1,8 +1,9 @@
 """Replay protection, sans I/O: remembers each (sender, nonce) for as long as it could be valid.
 
 A message is valid while its timestamp is within ``WINDOW_MS`` of our clock, so a nonce seen at
-``now`` can come back at most ``2 * WINDOW_MS`` later and still pass the timestamp check; it is kept
-exactly that long. Entries expire in arrival order, so purging is O(1) amortized.
+``now`` can come back up to and including ``2 * WINDOW_MS`` later and still pass the timestamp
+check; it is kept until after that. Entries expire in arrival order, so purging is O(1) amortized.
+The remembered entries can be exported and restored, so a restarted process keeps refusing them.
 """
 
 from __future__ import annotations
@@ -35,8 +36,17 @@ class ReplayCache:
 
     def _purge(self, now_ms: int) -> None:
         expiry, seen = self._expiry, self._seen
-        while expiry and expiry[0][0] <= now_ms:
+        while expiry and expiry[0][0] < now_ms:
             seen.discard(expiry.popleft()[1])
+
+    def entries(self) -> list[tuple[int, bytes, bytes]]:
+        """(expiry, sender, nonce) of every remembered nonce, oldest first."""
+        return [(expiry, sender, nonce) for expiry, (sender, nonce) in self._expiry]
+
+    def restore(self, entries: list[tuple[int, bytes, bytes]]) -> None:
+        for expiry, sender, nonce in entries:
+            self._seen.add((sender, nonce))
+            self._expiry.append((expiry, (sender, nonce)))
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("seq", big, primary_key=True, autoincrement=False),
         sa.Column("ts", big, nullable=False),
         sa.Column("state_hash", sa.LargeBinary, nullable=False),
+        sa.Column("signature", sa.LargeBinary, nullable=False),
         sa.Column("state", sa.LargeBinary, nullable=False),
     )
     op.create_table(
