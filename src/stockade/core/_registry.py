@@ -72,9 +72,6 @@ class Registry:
         record = self.keys.get(public_key)
         return record.account if record is not None and record.revoked_seq is None else None
 
-    def keys_of(self, account: AccountId) -> list[KeyRecord]:
-        return [k for k in self.keys.values() if k.account == account]
-
     def state(self) -> RegistryState:
         return RegistryState(
             self.next_account,

@@ -12,4 +12,3 @@ class CoreCode(IntEnum):
     UNKNOWN_KEY = 6002
     KEY_IS_OPERATOR = 6003
     ORDER_NOT_FOUND = 6004
-    INTERNAL = 6999

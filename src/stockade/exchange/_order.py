@@ -13,7 +13,7 @@ import msgspec
 from stockade.exchange._model import AccountId, OrderId, SelfTrade, Side, TimeInForce
 
 
-class Order(msgspec.Struct, gc=False, repr_omit_defaults=False):
+class Order(msgspec.Struct, gc=False):
     id: OrderId
     user: AccountId
     market: str
