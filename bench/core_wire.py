@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from stockade.client import Client, OperatorClient
+from stockade.core import load_config
 from stockade.exchange import Side, TimeInForce
 from stockade.keys import read_public
 from stockade.site import BTC_USD, SiteLayout, init_site, wait_until_listening
@@ -142,8 +143,6 @@ def main() -> None:
             stderr=subprocess.STDOUT,
         )
         try:
-            from stockade.core import load_config
-
             assert wait_until_listening(load_config(layout.core_config).listen[0], 60)
             fund(layout, names)
             cpu_before = cpu_seconds(core.pid)

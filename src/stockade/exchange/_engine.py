@@ -237,21 +237,7 @@ class Engine:
         events: list[Event] = [
             OrderAccepted(order_id, user, ms.code, side, tif, qty, price, cid, hold)
         ]
-        order = Order(
-            order_id,
-            user,
-            ms.code,
-            side,
-            tif,
-            price,
-            qty,
-            qty,
-            seq,
-            cid,
-            cmd.stp,
-            account.get(ms.base) or account.setdefault(ms.base, [0, 0]),
-            account.get(ms.quote) or account.setdefault(ms.quote, [0, 0]),
-        )
+        order = self.new_order(ms, order_id, user, side, tif, price, qty, qty, seq, cid, cmd.stp)
         self._trade_and_rest(ms, order, events)
         return Result(OK, seq, events, order_id)
 
