@@ -30,8 +30,8 @@ import sqlalchemy as sa
 from stockade.client import OperatorClient
 from stockade.core import (
     Core,
+    JournalRecord,
     MemoryStorage,
-    SqlStorage,
     StoredOrder,
     StoredTrade,
     create_db_engine,
@@ -80,17 +80,22 @@ def check_database(layout: SiteLayout, outputs: list[Path]) -> int:
     identity = read_secret(config.identity)
     operators = [read_public(p)[1] for p in config.operators]
     acked_orders, acked_trades = acknowledged(outputs)  # read first: all of it is durable now
-    storage = SqlStorage(config.database)
-    try:
-        journal = list(storage.journal_after(0))
-        snapshot = storage.latest_snapshot()
-    finally:
-        storage.close()
+    # One read transaction for all of it: PostgreSQL may still be finishing the COMMIT a killed
+    # core sent, and separate reads could see the journal before it and the trades after it.
     reader = create_db_engine(config.database)
-    with reader.connect() as conn:
+    level = "SERIALIZABLE" if config.database.startswith("sqlite") else "REPEATABLE READ"
+    with reader.connect().execution_options(isolation_level=level) as conn, conn.begin():
+        journal = [
+            JournalRecord(r.seq, r.ts, bytes(r.envelope))
+            for r in conn.execute(sa.select(t.journal).order_by(t.journal.c.seq))
+        ]
+        snap_row = conn.execute(
+            sa.select(t.snapshots).order_by(t.snapshots.c.seq.desc()).limit(1)
+        ).first()
         orders_db = {r.order_id: r._asdict() for r in conn.execute(sa.select(t.orders))}
         trades_db = {r.trade_id: r._asdict() for r in conn.execute(sa.select(t.trades))}
     reader.dispose()
+    snapshot = None if snap_row is None else bytes(snap_row.state)
     journaled = {r.seq for r in journal}
     for cid, (seq, order_id) in acked_orders.items():
         assert seq in journaled, f"acknowledged {cid} at seq {seq} is not in the journal"
@@ -102,7 +107,7 @@ def check_database(layout: SiteLayout, outputs: list[Path]) -> int:
     derived.write_batch([fresh.replay(record, verify=False) for record in journal])
     assert audit(fresh.engine) == []
     if snapshot is not None:
-        restored = Core.from_state(identity, operators, snapshot.state)
+        restored = Core.from_state(identity, operators, snapshot)
         for record in journal:
             if record.seq > restored.seq:
                 restored.replay(record, verify=False)
