@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from stockade.core import CoreLog
 from stockade.keys import Identity
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -60,6 +61,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def fixed_identity(name: str) -> Identity:
     """A deterministic identity for tests (never used outside them)."""
     return Identity.from_seed(name, name.encode().ljust(32, b"\0")[:32])
+
+
+TEST_ORIGIN = "stockade.invalid/test/log"
+
+
+def fresh_log() -> CoreLog:
+    """A fresh core transparency log with a fixed key, for tests."""
+    return CoreLog(TEST_ORIGIN, fixed_identity("log"))
 
 
 class FakeClock:

@@ -21,7 +21,7 @@ from stockade.wire import (
     Request,
     seal,
 )
-from tests.conftest import fixed_identity
+from tests.conftest import fixed_identity, fresh_log
 
 NOW_MS = 1_800_000_000_000
 LOT, TICK = BTC_USD.lot, BTC_USD.tick
@@ -34,7 +34,9 @@ class CoreHarness:
         self.operator = fixed_identity("operator")
         self.alice = fixed_identity("alice")
         self.bob = fixed_identity("bob")
-        self.core = Core.new(self.core_identity, [self.operator.public], not_before_ms=NOW_MS)
+        self.core = Core.new(
+            self.core_identity, [self.operator.public], fresh_log(), not_before_ms=NOW_MS
+        )
         self.now_ms = NOW_MS
         self.journal: list[Applied] = []
         self._nonces = itertools.count(1)
@@ -51,6 +53,21 @@ class CoreHarness:
             for asset, amount in (("BTC", 10 * 10**8), ("USD", 1_000_000 * 10**6)):
                 ref = f"seed-{user.name}-{asset}"
                 self.ok(self.operator, CreditRequest(created.account, asset, amount, ref))
+
+    def entries(self, count: int) -> list[bytes]:
+        """The first ``count`` log entries, as storage would hand them back."""
+        return [leaf for applied in self.journal for leaf in applied.leaves][:count]
+
+    def restored(self, data: bytes | None = None, not_before_ms: int = 0) -> Core:
+        """A core from this one's ``state()`` (or ``data``), its log rebuilt from the journal."""
+        ops = [self.operator.public]
+        state = self.core.state() if data is None else data
+        return Core.from_state(
+            self.core_identity, ops, fresh_log(), state, self.entries, not_before_ms
+        )
+
+    def fresh(self) -> Core:
+        return Core.new(self.core_identity, [self.operator.public], fresh_log())
 
     def frame(self, sender: Identity, message: Request, ts: int | None = None) -> bytes:
         nonce = next(self._nonces).to_bytes(16, "big")

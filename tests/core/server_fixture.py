@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from stockade.client import Client, OperatorClient
+from stockade.client import Client, LogWatcher, OperatorClient
 from stockade.core import CoreConfig, CoreServer, SqlStorage, now_ms, restore_core
 from stockade.keys import Identity, write_public, write_secret
 from stockade.site import DEFAULT_ASSETS, DEFAULT_MARKETS
+from stockade.tlog import ED25519, Verifier
 from stockade.wire import Address
-from tests.conftest import fixed_identity
+from tests.conftest import TEST_ORIGIN, fixed_identity
 
 
 @dataclass
@@ -26,18 +27,29 @@ class Running:
     loop: asyncio.AbstractEventLoop
 
     def client(self, identity: Identity) -> Client:
-        return Client(self.address, identity, self.core_identity.public)
+        return Client(self.address, identity, self.core_identity.public, log=log_watcher())
 
     def operator_client(self) -> OperatorClient:
-        return OperatorClient(self.address, self.operator, self.core_identity.public)
+        key = self.core_identity.public
+        return OperatorClient(self.address, self.operator, key, log=log_watcher())
+
+
+def log_verifier() -> Verifier:
+    return Verifier(TEST_ORIGIN, ED25519, fixed_identity("log").public.raw)
+
+
+def log_watcher() -> LogWatcher:
+    """What a client of the test core checks receipts and checkpoints against."""
+    return LogWatcher(log_verifier())
 
 
 def make_config(directory: Path, database: str) -> CoreConfig:
     core_identity, operator = fixed_identity("core"), fixed_identity("operator")
     directory.mkdir(parents=True, exist_ok=True)
-    key = directory / "core.key"
+    key, log_key = directory / "core.key", directory / "log.key"
     if not key.exists():
         write_secret(key, core_identity)
+        write_secret(log_key, fixed_identity("log"))
         write_public(directory / "operator.pub", "operator", operator.public)
     return CoreConfig(
         directory=directory,
@@ -45,6 +57,8 @@ def make_config(directory: Path, database: str) -> CoreConfig:
         database=database,
         identity=key,
         operators=(directory / "operator.pub",),
+        log_key=log_key,
+        log_origin=TEST_ORIGIN,
     )
 
 

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from stockade.client import OperatorClient
 from stockade.core import (
     Core,
+    CoreLog,
     JournalRecord,
     MemoryStorage,
     StoredOrder,
@@ -94,6 +95,13 @@ def check_database(layout: SiteLayout, outputs: list[Path]) -> int:
         ).first()
         orders_db = {r.order_id: r._asdict() for r in conn.execute(sa.select(t.orders))}
         trades_db = {r.trade_id: r._asdict() for r in conn.execute(sa.select(t.trades))}
+        log_db = [
+            bytes(r.data)
+            for r in conn.execute(sa.select(t.log_entries).order_by(t.log_entries.c.idx))
+        ]
+        checkpoint_row = conn.execute(
+            sa.select(t.checkpoints).order_by(t.checkpoints.c.size.desc()).limit(1)
+        ).first()
     reader.dispose()
     snapshot = None if snap_row is None else bytes(snap_row.state)
     journaled = {r.seq for r in journal}
@@ -102,12 +110,18 @@ def check_database(layout: SiteLayout, outputs: list[Path]) -> int:
         assert order_id in orders_db, f"acknowledged order {order_id} ({cid}) is missing"
     assert acked_trades <= set(trades_db), "an acknowledged trade is missing"
 
-    fresh = Core.new(identity, operators)
+    log_key = read_secret(config.log_key)
+    fresh = Core.new(identity, operators, CoreLog(config.log_origin, log_key))
     derived = MemoryStorage()
     derived.write_batch([fresh.replay(record, verify=False) for record in journal])
     assert audit(fresh.engine) == []
+    assert derived.log == log_db, "the log and the journal disagree"
+    if checkpoint_row is not None:  # the last signed checkpoint is a prefix of the durable log
+        assert checkpoint_row.size <= len(log_db)
+        assert fresh.log.tree.root(checkpoint_row.size) == bytes(checkpoint_row.root)
     if snapshot is not None:
-        restored = Core.from_state(identity, operators, snapshot)
+        log = CoreLog(config.log_origin, log_key)
+        restored = Core.from_state(identity, operators, log, snapshot, lambda n: log_db[:n])
         for record in journal:
             if record.seq > restored.seq:
                 restored.replay(record, verify=False)

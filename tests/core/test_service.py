@@ -52,7 +52,7 @@ from stockade.wire import (
     decode_envelope,
     encode_message,
 )
-from tests.conftest import fixed_identity
+from tests.conftest import fixed_identity, fresh_log
 from tests.core.helpers import LOT, PRICE, CoreHarness, random_nonce
 from tests.wire.test_wire import EXAMPLES
 
@@ -200,9 +200,7 @@ def test_replays_and_messages_from_before_a_restart_are_refused(h: CoreHarness) 
     data = h.frame(h.alice, order())
     assert not isinstance(h.receive(data).reply, ErrorInfo)
     assert _error_of(h, data).name == "Replayed"
-    restarted = Core.from_state(
-        h.core_identity, [h.operator.public], h.core.state(), not_before_ms=h.now_ms + 1
-    )
+    restarted = h.restored(not_before_ms=h.now_ms + 1)
     before = restarted.state_hash()
     outcome = restarted.receive(data, h.now_ms + 2)
     assert isinstance(outcome.reply, ErrorInfo)
@@ -258,12 +256,12 @@ def test_journal_replay_reproduces_the_state(h: CoreHarness) -> None:
     for i in range(30):
         side = BUY if i % 2 else SELL
         h.ok(h.alice if i % 3 else h.bob, order(side, 1 + i % 4, PRICE + (i % 5) * 10**6))
-    fresh = Core.new(h.core_identity, [h.operator.public])
+    fresh = h.fresh()
     for applied in h.journal:
-        fresh.replay(JournalRecord(applied.seq, applied.ts, applied.envelope))
+        assert fresh.replay(JournalRecord(applied.seq, applied.ts, applied.envelope)) == applied
     assert fresh.state_hash() == h.core.state_hash()
-    snap = Core.from_state(h.core_identity, [h.operator.public], h.core.state())
-    assert snap.state_hash() == h.core.state_hash()
+    assert fresh.log.tree.root() == h.core.log.tree.root()
+    assert h.restored().state_hash() == h.core.state_hash()
 
 
 def test_a_forged_journal_row_is_refused_on_replay(h: CoreHarness) -> None:
@@ -272,7 +270,7 @@ def test_a_forged_journal_row_is_refused_on_replay(h: CoreHarness) -> None:
     env = decode_envelope(last.envelope, MAX_REQUEST)
     forged_body = encode_message(PlaceOrderRequest("BTC-USD", BUY, GTC, 2000 * LOT, PRICE))
     forged = msgspec.msgpack.encode(msgspec.structs.replace(env, body=forged_body))
-    fresh = Core.new(h.core_identity, [h.operator.public])
+    fresh = h.fresh()
     for applied in h.journal[:-1]:
         fresh.replay(JournalRecord(applied.seq, applied.ts, applied.envelope))
     with pytest.raises(JournalCorrupt, match="signature"):
@@ -395,7 +393,7 @@ def test_a_reused_client_order_id_names_the_existing_order(h: CoreHarness) -> No
 
 
 def _journal_core(h: CoreHarness) -> Core:
-    fresh = Core.new(h.core_identity, [h.operator.public])
+    fresh = h.fresh()
     for applied in h.journal:
         fresh.replay(JournalRecord(applied.seq, applied.ts, applied.envelope))
     return fresh
@@ -420,28 +418,30 @@ def test_snapshots_restore_only_if_this_core_signed_them(h: CoreHarness) -> None
     h.receipt(h.alice, order(BUY, 1))
     snap = h.core.snapshot(h.now_ms)
     ops = [h.operator.public]
-    restored = Core.from_snapshot(h.core_identity, ops, snap, 0)
+    restored = Core.from_snapshot(h.core_identity, ops, fresh_log(), snap, h.entries, 0)
     assert restored.state_hash() == h.core.state_hash()
     data = h.frame(h.alice, order(BUY, 2))
     assert not isinstance(h.receive(data).reply, ErrorInfo)
     assert restored.receive(data, h.now_ms).reply is not None
-    again = Core.from_snapshot(h.core_identity, ops, snap, 0)  # remembers the nonces it saw
+    again = Core.from_snapshot(h.core_identity, ops, fresh_log(), snap, h.entries, 0)
     tampered_state = snap.state.replace(b"\x01", b"\x02", 1)
     rehashed = msgspec.structs.replace(
         snap, state=tampered_state, state_hash=hashlib.sha256(tampered_state).digest()
     )
     with pytest.raises(JournalCorrupt, match="not signed by this core"):
-        Core.from_snapshot(h.core_identity, ops, rehashed, 0)
-    other = Core.new(fixed_identity("other-core"), ops)
+        Core.from_snapshot(h.core_identity, ops, fresh_log(), rehashed, h.entries, 0)
+    other = Core.new(fixed_identity("other-core"), ops, fresh_log())
     with pytest.raises(JournalCorrupt, match="not signed by this core"):
-        Core.from_snapshot(h.core_identity, ops, other.snapshot(1), 0)
+        Core.from_snapshot(h.core_identity, ops, fresh_log(), other.snapshot(1), h.entries, 0)
     assert again.seq == snap.seq
 
 
 def test_restored_cores_still_refuse_recent_nonces(h: CoreHarness) -> None:
     data = h.frame(h.alice, order(BUY, 1))
     assert not isinstance(h.receive(data).reply, ErrorInfo)
-    restored = Core.from_snapshot(h.core_identity, [h.operator.public], h.core.snapshot(1), 0)
+    ops = [h.operator.public]
+    snap = h.core.snapshot(1)
+    restored = Core.from_snapshot(h.core_identity, ops, fresh_log(), snap, h.entries, 0)
     outcome = restored.receive(data, h.now_ms)
     assert isinstance(outcome.reply, ErrorInfo)
     assert outcome.reply.name == "Replayed"

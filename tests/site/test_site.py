@@ -49,6 +49,7 @@ def test_init_gives_each_compartment_only_what_it_may_hold(tmp_path: Path) -> No
     assert secret_files == [
         "clients/c1.key",
         "core/core.key",
+        "core/log.key",
         "operators/ann.key",
         "operators/bo.key",
     ]

@@ -1,12 +1,16 @@
-"""The Python SDK: signs requests, verifies replies; reads a site's public description."""
+"""The Python SDK: signs requests; verifies replies and the log; reads a site's public file."""
 
 from stockade.client._client import Client, OperatorClient, Refused, expect
+from stockade.client._log import LogMismatch, LogWatcher, Proven
 from stockade.client._sitefile import SITE_FILE, SiteFile, SiteFileError, read_site_file
 
 __all__ = [
     "SITE_FILE",
     "Client",
+    "LogMismatch",
+    "LogWatcher",
     "OperatorClient",
+    "Proven",
     "Refused",
     "SiteFile",
     "SiteFileError",

@@ -3,7 +3,9 @@
 ``Client`` acts for the account its API key is registered to; ``OperatorClient`` adds the operator
 commands. A refused request raises ``Refused`` with the machine-readable code, name and field; the
 request changed nothing. Replies are checked by the channel: signed by the pinned core key,
-addressed to this key, fresh, not replayed, answering the request they claim to answer.
+addressed to this key, fresh, not replayed, answering the request they claim to answer. Receipts
+are checked against the transparency log (``_log``): their entries must be the request as signed
+here, and ``prove`` shows them included under a signed checkpoint consistent with the last seen.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Self, TypeVar
 
+from stockade.client._log import LogMismatch, LogWatcher, Proven
 from stockade.client._sitefile import SITE_FILE, read_site_file
 from stockade.errors import StockadeError
 from stockade.exchange import Asset, Market, MarketStatus, SelfTrade, Side, TimeInForce
 from stockade.keys import Identity, PublicKey, read_secret
+from stockade.tlog import Checkpoint, TileId
 from stockade.wire import (
     DEFAULT_TIMEOUT,
     AccountCreated,
@@ -29,6 +33,7 @@ from stockade.wire import (
     CancelAllRequest,
     CancelOrderRequest,
     Channel,
+    CheckpointRequest,
     CreateAccountRequest,
     CreditRequest,
     ErrorInfo,
@@ -51,13 +56,17 @@ from stockade.wire import (
     Request,
     RevokeKeyRequest,
     SetMarketStatusRequest,
+    SignedCheckpointReply,
     Status,
     StatusRequest,
+    TileReply,
+    TileRequest,
     Trades,
     UnexpectedMessage,
 )
 
 _B = TypeVar("_B", bound=ReplyBody)
+_L = TypeVar("_L", Receipt, AccountCreated)
 
 
 class Refused(StockadeError):
@@ -89,17 +98,59 @@ class Client:
         core_key: PublicKey,
         clock: Callable[[], float] = time.time,
         timeout: float = DEFAULT_TIMEOUT,
+        log: LogWatcher | None = None,
     ) -> None:
         self.channel = Channel(address, identity, core_key, clock, timeout)
+        self.log = log
 
     @classmethod
     def from_site(cls, site: Path, key_file: Path, timeout: float = DEFAULT_TIMEOUT) -> Self:
-        """Connect to the site described by ``site/site.toml`` with the key in ``key_file``."""
+        """Connect to the site described by ``site/site.toml`` with the key in ``key_file``;
+        receipts are checked against the site's log."""
         info = read_site_file(site / SITE_FILE)
-        return cls(info.core_address, read_secret(key_file), info.core_key, timeout=timeout)
+        identity = read_secret(key_file)
+        watcher = LogWatcher(info.log)
+        return cls(info.core_address, identity, info.core_key, timeout=timeout, log=watcher)
 
     def call(self, request: Request, kind: type[_B]) -> _B:
         return expect(self.channel.call(request), kind)
+
+    def call_logged(self, request: Request, kind: type[_L]) -> _L:
+        """A state-changing call whose receipt's log entries are checked against the request
+        exactly as this client signed it."""
+        envelope, nonce = self.channel.seal(request)
+        self.channel.send_sealed(envelope, nonce)
+        body = expect(self.channel.receive(), kind)
+        if self.log is not None:
+            self.log.check_receipt(body.log, envelope)
+        return body
+
+    # ------------------------------------------------------------------ the log
+
+    def fetch_tile(self, tile: TileId) -> bytes:
+        return self.call(TileRequest(tile.level, tile.index, tile.width), TileReply).data
+
+    def checkpoint(self) -> Checkpoint:
+        """The log's latest checkpoint, verified and consistent with the last one seen."""
+        note = self.call(CheckpointRequest(), SignedCheckpointReply).note
+        return self._watcher().accept_checkpoint(note, self.fetch_tile)
+
+    def prove(self, receipt: Receipt | AccountCreated) -> list[Proven]:
+        """Inclusion proofs of a receipt's entries under a newer verified checkpoint."""
+        watcher, ref = self._watcher(), receipt.log
+        if ref is None:
+            raise LogMismatch("the receipt names no log entry", "log")
+        last = ref.first + len(ref.leaves) - 1
+        if watcher.checkpoint is None or watcher.checkpoint.size <= last:
+            self.checkpoint()
+        return [
+            watcher.prove(ref.first + i, leaf, self.fetch_tile) for i, leaf in enumerate(ref.leaves)
+        ]
+
+    def _watcher(self) -> LogWatcher:
+        if self.log is None:
+            raise LogMismatch("this client was given no log key to check against", "log")
+        return self.log
 
     def close(self) -> None:
         self.channel.close()
@@ -123,18 +174,18 @@ class Client:
         stp: SelfTrade = SelfTrade.CANCEL_RESTING,
     ) -> Receipt:
         request = PlaceOrderRequest(market, side, tif, qty, price, client_order_id, stp)
-        return self.call(request, Receipt)
+        return self.call_logged(request, Receipt)
 
     def cancel_order(
         self, order_id: int | None = None, client_order_id: str | None = None
     ) -> Receipt:
-        return self.call(CancelOrderRequest(order_id, client_order_id), Receipt)
+        return self.call_logged(CancelOrderRequest(order_id, client_order_id), Receipt)
 
     def cancel_all(self, market: str) -> Receipt:
-        return self.call(CancelAllRequest(market), Receipt)
+        return self.call_logged(CancelAllRequest(market), Receipt)
 
     def amend_order(self, order_id: int, qty: int, price: int) -> Receipt:
-        return self.call(AmendOrderRequest(order_id, qty, price), Receipt)
+        return self.call_logged(AmendOrderRequest(order_id, qty, price), Receipt)
 
     # ------------------------------------------------------------------ reading
 
@@ -165,25 +216,25 @@ class OperatorClient(Client):
     """Operator commands. Today one pinned operator key signs them; quorum signing comes later."""
 
     def create_account(self, label: str = "") -> int:
-        return self.call(CreateAccountRequest(label), AccountCreated).account
+        return self.call_logged(CreateAccountRequest(label), AccountCreated).account
 
     def register_key(self, account: int, public_key: PublicKey, label: str = "") -> Receipt:
-        return self.call(RegisterKeyRequest(account, public_key.raw, label), Receipt)
+        return self.call_logged(RegisterKeyRequest(account, public_key.raw, label), Receipt)
 
     def revoke_key(self, public_key: PublicKey) -> Receipt:
-        return self.call(RevokeKeyRequest(public_key.raw), Receipt)
+        return self.call_logged(RevokeKeyRequest(public_key.raw), Receipt)
 
     def credit(self, account: int, asset: str, amount: int, ref: str) -> Receipt:
-        return self.call(CreditRequest(account, asset, amount, ref), Receipt)
+        return self.call_logged(CreditRequest(account, asset, amount, ref), Receipt)
 
     def list_asset(self, asset: Asset) -> Receipt:
-        return self.call(ListAssetRequest(asset), Receipt)
+        return self.call_logged(ListAssetRequest(asset), Receipt)
 
     def list_market(self, market: Market) -> Receipt:
-        return self.call(ListMarketRequest(market), Receipt)
+        return self.call_logged(ListMarketRequest(market), Receipt)
 
     def set_market_status(self, market: str, status: MarketStatus) -> Receipt:
-        return self.call(SetMarketStatusRequest(market, status), Receipt)
+        return self.call_logged(SetMarketStatusRequest(market, status), Receipt)
 
     def status(self) -> Status:
         return self.call(StatusRequest(), Status)

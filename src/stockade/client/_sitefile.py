@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stockade.keys import PublicKey, check_name
+from stockade.tlog import NoteError, Verifier
 from stockade.wire import Address, parse_address
 
 #: The site file's name inside a site directory.
@@ -23,6 +24,7 @@ class SiteFile:
     core_address: Address
     core_key: PublicKey
     operators: dict[str, PublicKey]
+    log: Verifier  # the transparency log's origin and checkpoint key
 
     def render(self) -> str:
         lines = [
@@ -33,6 +35,9 @@ class SiteFile:
             "[core]",
             f'address = "{self.core_address}"',
             f'public_key = "{self.core_key.hex()}"',
+            "",
+            "[log]",
+            f'verifier = "{self.log.encode()}"',
             "",
         ]
         for name, key in sorted(self.operators.items()):
@@ -52,6 +57,7 @@ def read_site_file(path: Path) -> SiteFile:
                 check_name(n): PublicKey.from_hex(v["public_key"])
                 for n, v in doc.get("operators", {}).items()
             },
+            log=Verifier.decode(doc["log"]["verifier"]),
         )
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, NoteError) as exc:
         raise SiteFileError(f"cannot read site file {path}: {exc}") from None

@@ -1,12 +1,13 @@
-"""The core compartment (backend mixer): database, ledger, matching engine, journal.
+"""The core compartment (backend mixer): database, ledger, engine, journal, transparency log.
 
-It holds the database and its own identity key; never spend keys, never the addresses of vault,
-backup or watch (they connect to it). ``_service`` is its logic without I/O; ``_server`` and
-``_storage`` do the I/O; ``_app`` is the process entry point.
+It holds the database, its own identity key and the log's signing key; never spend keys, never
+the addresses of vault, backup or watch (they connect to it). ``_service`` is its logic without
+I/O; ``_server`` and ``_storage`` do the I/O; ``_app`` is the process entry point.
 """
 
 from stockade.core._app import main, now_ms, restore_core, serve
 from stockade.core._config import ConfigError, CoreConfig, load_config
+from stockade.core._log import CoreLog, LogForked, Logged
 from stockade.core._null import MemoryStorage
 from stockade.core._registry import AccountRecord, KeyRecord, Registry
 from stockade.core._results import CoreCode
@@ -15,6 +16,7 @@ from stockade.core._server import MAX_OUTSTANDING, CoreServer
 from stockade.core._service import Core, JournalCorrupt, Outcome
 from stockade.core._storage import (
     JournalRecord,
+    SavedCheckpoint,
     Snapshot,
     SqlStorage,
     Storage,
@@ -33,13 +35,17 @@ __all__ = [
     "Core",
     "CoreCode",
     "CoreConfig",
+    "CoreLog",
     "CoreServer",
     "JournalCorrupt",
     "JournalRecord",
     "KeyRecord",
+    "LogForked",
+    "Logged",
     "MemoryStorage",
     "Outcome",
     "Registry",
+    "SavedCheckpoint",
     "Snapshot",
     "SqlStorage",
     "Storage",

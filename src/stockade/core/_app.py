@@ -14,16 +14,19 @@ import logging
 import os
 import signal
 import time
+from functools import partial
 from pathlib import Path
 
 import uvloop
 
 from stockade.core._config import CoreConfig, load_config
+from stockade.core._log import CoreLog, LogForked
 from stockade.core._server import CoreServer
 from stockade.core._service import Core, JournalCorrupt
 from stockade.core._storage import SqlStorage, Storage
 from stockade.exchange import audit
 from stockade.keys import read_public, read_secret
+from stockade.tlog import leaf_hash
 
 log = logging.getLogger("stockade.core")
 
@@ -32,17 +35,22 @@ GC_THRESHOLD = 50_000
 
 
 def restore_core(config: CoreConfig, storage: Storage, now_ms: int) -> Core:
+    """The state at the last durable command: the latest snapshot, the journal after it, and
+    the log, each checked against the others and against the last signed checkpoint."""
     identity = read_secret(config.identity)
     operators = [read_public(p)[1] for p in config.operators]
+    tlog = CoreLog(config.log_origin, read_secret(config.log_key))
     snapshot = storage.latest_snapshot()
     if snapshot is None:
-        core = Core.new(identity, operators, not_before_ms=now_ms)
+        core = Core.new(identity, operators, tlog, not_before_ms=now_ms)
     else:
-        core = Core.from_snapshot(identity, operators, snapshot, not_before_ms=now_ms)
-    replayed = 0
+        entries = partial(storage.log_entries, 0)
+        core = Core.from_snapshot(identity, operators, tlog, snapshot, entries, now_ms)
+    replayed, start = 0, tlog.tree.size
     for record in storage.journal_after(core.seq):
         core.replay(record)
         replayed += 1
+    _check_log(core, storage, start)
     problems = audit(core.engine)
     if problems:
         raise JournalCorrupt("restored state fails its invariants: " + "; ".join(problems[:5]))
@@ -56,6 +64,22 @@ def restore_core(config: CoreConfig, storage: Storage, now_ms: int) -> Core:
         replayed,
     )
     return core
+
+
+def _check_log(core: Core, storage: Storage, start: int) -> None:
+    """The entries the replay rebuilt are the ones stored, none more; the tree extends the last
+    checkpoint the log signed. Otherwise the database was damaged or rewritten: refuse to run."""
+    tree = core.log.tree
+    if storage.log_size() != tree.size:
+        raise JournalCorrupt(f"the log holds {storage.log_size()} entries, the journal {tree.size}")
+    for index, stored in enumerate(storage.log_entries(start, tree.size), start):
+        if leaf_hash(stored) != tree.leaf(index):
+            raise JournalCorrupt(f"log entry {index} differs from what its command produced")
+    core.log.last = storage.latest_checkpoint()
+    try:
+        core.log.check_extends_last(tree.size)
+    except LogForked as exc:
+        raise JournalCorrupt(str(exc)) from None
 
 
 async def serve(config: CoreConfig) -> None:

@@ -25,6 +25,8 @@ class CoreConfig:
     database: str
     identity: Path
     operators: tuple[Path, ...]
+    log_key: Path
+    log_origin: str
     snapshot_every_s: int = 60
     snapshot_every_seq: int = 200_000
 
@@ -55,6 +57,8 @@ def load_config(path: Path) -> CoreConfig:
         "database",
         "identity",
         "operators",
+        "log_key",
+        "log_origin",
         "snapshot_every_s",
         "snapshot_every_seq",
     }
@@ -78,6 +82,8 @@ def load_config(path: Path) -> CoreConfig:
         database=str(_require(table, "database", str)).replace("{dir}", str(base)),
         identity=base.joinpath(str(_require(table, "identity", str))),
         operators=tuple(base.joinpath(str(p)) for p in operators),
+        log_key=base.joinpath(str(_require(table, "log_key", str))),
+        log_origin=str(_require(table, "log_origin", str)),
         snapshot_every_s=int(table.get("snapshot_every_s", 60)),
         snapshot_every_seq=int(table.get("snapshot_every_seq", 200_000)),
     )

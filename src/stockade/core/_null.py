@@ -11,7 +11,13 @@ from collections.abc import Iterator
 import msgspec
 
 from stockade.core._rows import Applied, Row, rows_for
-from stockade.core._storage import JournalRecord, Snapshot, StoredOrder, StoredTrade
+from stockade.core._storage import (
+    JournalRecord,
+    SavedCheckpoint,
+    Snapshot,
+    StoredOrder,
+    StoredTrade,
+)
 from stockade.exchange import AccountId
 
 
@@ -23,6 +29,8 @@ class MemoryStorage:
         self.trades: list[StoredTrade] = []
         self.accounts: list[Row] = []
         self.keys: dict[object, Row] = {}
+        self.log: list[bytes] = []
+        self.checkpoints: list[SavedCheckpoint] = []
 
     def write_batch(self, batch: list[Applied]) -> None:
         rows = rows_for(batch)
@@ -37,12 +45,30 @@ class MemoryStorage:
         self.trades += [msgspec.convert(t, StoredTrade) for t in rows.trades]
         self.accounts += rows.accounts
         self.keys.update((k["public_key"], k) for k in rows.keys)
+        for row in rows.log:
+            if row["idx"] != len(self.log):
+                raise ValueError("log entries must be written in order, without gaps")
+            self.log.append(bytes(row["data"]))  # type: ignore[arg-type]  # a bytes column
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         self.snapshots[snapshot.seq] = snapshot
 
     def latest_snapshot(self) -> Snapshot | None:
         return self.snapshots[max(self.snapshots)] if self.snapshots else None
+
+    def log_entries(self, start: int, end: int) -> Iterator[bytes]:
+        if end > len(self.log):
+            raise LookupError(f"log entry {len(self.log)} is missing")
+        yield from self.log[start:end]
+
+    def log_size(self) -> int:
+        return len(self.log)
+
+    def save_checkpoint(self, checkpoint: SavedCheckpoint) -> None:
+        self.checkpoints.append(checkpoint)
+
+    def latest_checkpoint(self) -> SavedCheckpoint | None:
+        return max(self.checkpoints, key=lambda c: c.size, default=None)
 
     def journal_after(self, seq: int) -> Iterator[JournalRecord]:
         for s in sorted(k for k in self.journal if k > seq):

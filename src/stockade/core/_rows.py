@@ -26,6 +26,8 @@ class Applied(msgspec.Struct, frozen=True):
     envelope: bytes
     events: list[Event]
     registry: AccountRecord | KeyRecord | None = None
+    log_first: int = 0  # the log index of ``leaves[0]``
+    leaves: list[bytes] = msgspec.field(default_factory=list)
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Rows:
     trades: list[Row] = field(default_factory=list)
     accounts: list[Row] = field(default_factory=list)
     keys: list[Row] = field(default_factory=list)  # inserted, or revoked_seq updated
+    log: list[Row] = field(default_factory=list)
 
 
 def rows_for(batch: list[Applied]) -> Rows:
@@ -46,6 +49,10 @@ def rows_for(batch: list[Applied]) -> Rows:
         for event in applied.events:
             _add_event(rows, applied, event)
         _add_registry(rows, applied.registry)
+        rows.log += [
+            {"idx": applied.log_first + i, "seq": applied.seq, "data": leaf}
+            for i, leaf in enumerate(applied.leaves)
+        ]
     return rows
 
 

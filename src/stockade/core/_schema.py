@@ -4,7 +4,9 @@
 ``snapshots`` hold the engine and registry state at a sequence number, so a restart replays only
 the journal after the latest one. The other tables are derived from the events of journaled
 commands, written in the same transaction as their journal rows, and exist for queries: they are
-never read to rebuild state. Alembic migrations in ``migrations/`` create exactly this schema.
+never read to rebuild state. ``log_entries`` is the transparency log, written with the journal
+rows that produced it; ``checkpoints`` are the log's signed statements, each saved before it is
+served. Alembic migrations in ``migrations/`` create exactly this schema.
 """
 
 from __future__ import annotations
@@ -102,5 +104,22 @@ trades = Table(
     Index("trades_by_market", "market", "trade_id"),
 )
 
+log_entries = Table(
+    "log_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),  # the journal row whose command added it
+    Column("data", LargeBinary, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", LargeBinary, nullable=False),  # the signed note, as served
+)
+
 #: Bumped by each migration; checked at start so a core never runs on a schema it does not know.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"

@@ -60,6 +60,8 @@ MAX_CACHED_KEYS = 10_000
 #: Bytes of replies buffered for a peer before its requests stop being read: a client that sends
 #: but never reads cannot make the core hold more than this for it.
 WRITE_BUFFER_HIGH = 4 * 1024 * 1024
+#: The log signs a checkpoint this often while entries arrive (C2SP witnesses expect seconds).
+CHECKPOINT_EVERY_MS = 1000
 #: Bytes of replies sealed into one envelope at most, well under what a client accepts (1 MiB).
 MAX_BATCH_BYTES = MAX_REPLY // 2
 
@@ -178,10 +180,11 @@ class CoreServer:
         self._failed: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.Server] = []
-        self._timer: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._done = asyncio.Event()
         self._nonce = NonceSource(secrets.token_bytes(8))
         self._keys: dict[bytes, PublicKey] = {}
+        self._durable_log_size = core.log.tree.size  # restored state is durable
 
     # ------------------------------------------------------------------ requests
 
@@ -264,16 +267,40 @@ class CoreServer:
             return False
         core = self.core
         if group.applied:
-            core.durable_seq = group.applied[-1].seq
+            last = group.applied[-1]
+            core.durable_seq = last.seq
+            self._durable_log_size = last.log_first + len(last.leaves)
         for conn in list(self.connections):
             if conn.waiting:
                 conn.flush(core.durable_seq)
+        self.sign_checkpoint()  # while entries arrive; the timer signs the ones after a lull
         return True
 
     def _fail(self, exc: BaseException) -> None:
         log.error("stopping: nothing more will be acknowledged", exc_info=exc)
         self._failed = exc
         self._done.set()
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def sign_checkpoint(self, every_ms: int = CHECKPOINT_EVERY_MS) -> None:
+        """Sign the durable log if it grew and the last checkpoint is ``every_ms`` old; save the
+        checkpoint before serving it, so that a crash cannot make the log sign another tree of
+        that size."""
+        log = self.core.log
+        size, now = self._durable_log_size, self.now_ms()
+        last = log.last
+        if self._failed is not None or (last is not None and last.size == size):
+            return
+        if size == 0 or (last is not None and now - last.ts < every_ms):
+            return
+        try:
+            checkpoint = log.sign(size, now)
+            self.storage.save_checkpoint(checkpoint)
+        except Exception as exc:  # a fork about to be signed, or storage failing: fail closed
+            self._fail(exc)
+            return
+        log.last = checkpoint
 
     # ------------------------------------------------------------------ snapshots
 
@@ -291,10 +318,11 @@ class CoreServer:
             return
         core.snapshot_seq = core.seq
 
-    async def _snapshot_timer(self) -> None:
+    async def _timer(self) -> None:
         last_time, last_seq = self.clock_ms(), self.core.seq
         while True:
             await asyncio.sleep(1)
+            self.sign_checkpoint()
             now = self.clock_ms()
             due = now - last_time >= self.snapshot_every_s * 1000 and self.core.seq != last_seq
             if due or self.core.seq - last_seq >= self.snapshot_every_seq:
@@ -317,7 +345,7 @@ class CoreServer:
                     lambda: _Connection(self), address.host, address.port
                 )
             self._servers.append(server)
-        self._timer = asyncio.create_task(self._snapshot_timer())
+        self._ticker = asyncio.create_task(self._timer())
 
     def bound_ports(self) -> list[int]:
         ports = []
@@ -339,12 +367,13 @@ class CoreServer:
 
     async def shutdown(self) -> None:
         """Stop listening, commit what is pending, write a final snapshot, close connections."""
-        if self._timer is not None:
-            self._timer.cancel()
+        if self._ticker is not None:
+            self._ticker.cancel()
         for server in self._servers:
             server.close()
         if self._failed is None:
             self._commit()
+            self.sign_checkpoint(every_ms=0)
             self.take_snapshot()
         for conn in list(self.connections):
             if conn.transport is not None:

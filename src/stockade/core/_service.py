@@ -14,11 +14,12 @@ signature, so a database row forged without the client's key cannot enter the st
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import msgspec
 
+from stockade.core._log import CoreLog, Logged
 from stockade.core._registry import AccountRecord, KeyRecord, Registry, RegistryState
 from stockade.core._results import CoreCode
 from stockade.core._rows import Applied
@@ -49,6 +50,18 @@ from stockade.exchange import (
     snapshot,
 )
 from stockade.keys import BadSignature, Identity, PublicKey
+from stockade.tlog import (
+    ENTRIES,
+    AccountOpened,
+    DepositCredited,
+    KeyAdded,
+    KeyRemoved,
+    TileError,
+    TileId,
+    encode_bundle,
+    hash_tile,
+    tile_for,
+)
 from stockade.wire import (
     MAX_REQUEST,
     UNADDRESSED,
@@ -62,12 +75,14 @@ from stockade.wire import (
     BookRequest,
     CancelAllRequest,
     CancelOrderRequest,
+    CheckpointRequest,
     CreateAccountRequest,
     CreditRequest,
     Envelope,
     ErrorInfo,
     ListAssetRequest,
     ListMarketRequest,
+    LogRef,
     MarketInfo,
     Markets,
     MarketsRequest,
@@ -89,8 +104,11 @@ from stockade.wire import (
     RevokeKeyRequest,
     Role,
     SetMarketStatusRequest,
+    SignedCheckpointReply,
     Status,
     StatusRequest,
+    TileReply,
+    TileRequest,
     TradeRow,
     Trades,
     UnexpectedMessage,
@@ -102,8 +120,10 @@ from stockade.wire import (
 
 SNAPSHOT_DOMAIN = b"stockade/snapshot/v1\x00"
 ZERO_NONCE = bytes(16)
-STATE_VERSION = 1
+STATE_VERSION = 2
 
+#: The log's first n stored entries, to rebuild its tree on restore.
+LogEntries = Callable[[int], Iterable[bytes]]
 #: A history query, run by the server on the storage once every earlier write is durable.
 Query = Callable[[Storage], "ReplyBody | ErrorInfo"]
 
@@ -135,6 +155,10 @@ class CoreState(msgspec.Struct, forbid_unknown_fields=True):
     registry: RegistryState
     #: (expiry, sender, nonce) of every nonce the core must still refuse as a replay.
     recent_nonces: list[tuple[int, bytes, bytes]]
+    log_size: int
+    log_root: bytes
+    #: open order -> the log index of the entry that placed it
+    order_leaves: list[tuple[int, int]]
 
 
 def _error(code: int, name: str, message: str, field: str | None = None) -> ErrorInfo:
@@ -159,12 +183,14 @@ class Core:
         self,
         identity: Identity,
         operators: dict[bytes, PublicKey],
+        log: CoreLog,
         engine: Engine,
         registry: Registry,
         seq: int = 0,
         not_before_ms: int = 0,
     ) -> None:
         self.identity = identity
+        self.log = log
         self.operators = operators
         self.engine = engine
         self.registry = registry
@@ -180,13 +206,18 @@ class Core:
     # ------------------------------------------------------------------ state
 
     @classmethod
-    def new(cls, identity: Identity, operators: list[PublicKey], not_before_ms: int = 0) -> Core:
+    def new(
+        cls, identity: Identity, operators: list[PublicKey], log: CoreLog, not_before_ms: int = 0
+    ) -> Core:
         by_key = {k.raw: k for k in operators}
-        return cls(identity, by_key, Engine(), Registry(frozenset(by_key)), 0, not_before_ms)
+        registry = Registry(frozenset(by_key))
+        return cls(identity, by_key, log, Engine(), registry, 0, not_before_ms)
 
     def state(self) -> bytes:
-        """Canonical bytes of the whole state at ``seq``: engine, registry, sequence number, and
-        the nonces still inside the replay window."""
+        """Canonical bytes of the whole state at ``seq``: engine, registry, sequence number, the
+        nonces still inside the replay window, and the log's size and root (its entries are in
+        storage, and rebuild the tree on restore)."""
+        log = self.log
         return msgspec.msgpack.encode(
             CoreState(
                 STATE_VERSION,
@@ -195,13 +226,22 @@ class Core:
                 snapshot(self.engine),
                 self.registry.state(),
                 self.opener.replay.entries(),
+                log.tree.size,
+                log.tree.root(),
+                sorted(log.order_leaf.items()),
             )
         )
 
     def state_hash(self) -> bytes:
-        """SHA-256 of what commands change: sequence, time, engine, registry. Not the replay
-        memory, which every frame touches, accepted or not."""
-        domain = [self.seq, self.last_ts, snapshot(self.engine), self.registry.state()]
+        """SHA-256 of what commands change: sequence, time, engine, registry, log. Not the
+        replay memory, which every frame touches, accepted or not."""
+        domain = [
+            self.seq,
+            self.last_ts,
+            snapshot(self.engine),
+            self.registry.state(),
+            self.log.tree.root(),
+        ]
         return hashlib.sha256(msgspec.msgpack.encode(domain)).digest()
 
     def snapshot(self, now_ms: int) -> Snapshot:
@@ -217,7 +257,13 @@ class Core:
 
     @classmethod
     def from_snapshot(
-        cls, identity: Identity, operators: list[PublicKey], snap: Snapshot, not_before_ms: int
+        cls,
+        identity: Identity,
+        operators: list[PublicKey],
+        log: CoreLog,
+        snap: Snapshot,
+        entries: LogEntries,
+        not_before_ms: int,
     ) -> Core:
         """A core restored from a snapshot this core's key signed; anything else is refused."""
         if hashlib.sha256(snap.state).digest() != snap.state_hash:
@@ -227,7 +273,7 @@ class Core:
             identity.public.verify(SNAPSHOT_DOMAIN, message, snap.signature)
         except BadSignature:
             raise JournalCorrupt(f"snapshot at seq {snap.seq} is not signed by this core") from None
-        core = cls.from_state(identity, operators, snap.state, not_before_ms)
+        core = cls.from_state(identity, operators, log, snap.state, entries, not_before_ms)
         if core.seq != snap.seq:
             raise JournalCorrupt(f"snapshot row says seq {snap.seq}, its state says {core.seq}")
         return core
@@ -237,16 +283,24 @@ class Core:
         cls,
         identity: Identity,
         operators: list[PublicKey],
+        log: CoreLog,
         data: bytes,
+        entries: LogEntries,
         not_before_ms: int = 0,
     ) -> Core:
+        """A core from ``state()`` bytes; ``log``'s tree is rebuilt from the stored entries
+        (``entries(n)``: the first n), which must hash to the root the state recorded."""
         state = msgspec.msgpack.decode(data, type=CoreState)
         if state.version != STATE_VERSION:
             raise JournalCorrupt(f"state version {state.version} is not {STATE_VERSION}")
+        log.tree.extend(entries(state.log_size))
+        if log.tree.size != state.log_size or log.tree.root() != state.log_root:
+            raise JournalCorrupt(f"the stored log does not match the state at seq {state.seq}")
+        log.order_leaf = dict(state.order_leaves)
         by_key = {k.raw: k for k in operators}
         registry = Registry.from_state(frozenset(by_key), state.registry)
         engine = restore(state.engine)
-        core = cls(identity, by_key, engine, registry, state.seq, not_before_ms)
+        core = cls(identity, by_key, log, engine, registry, state.seq, not_before_ms)
         core.last_ts = state.last_ts
         core.opener.replay.restore(state.recent_nonces)
         return core
@@ -332,9 +386,13 @@ class Core:
         ts: int,
     ) -> Outcome:
         viewer = account if role is Role.USER else None  # operators see receipts in full
+        signer = account if role is Role.USER else None  # an operator's entry names no user
 
         def engine(cmd: Command) -> Outcome:
-            return self._apply_engine(env, data, cmd, seq, ts, viewer)
+            def log(events: list[Event]) -> Logged:
+                return self.log.signed_request(seq, data, signer, events)
+
+            return self._apply_engine(env, data, cmd, seq, ts, viewer, log)
 
         match message:
             case PlaceOrderRequest():
@@ -365,7 +423,15 @@ class Core:
                 credit = Deposit(
                     AccountId(message.account), message.asset, message.amount, message.ref
                 )
-                return engine(credit)
+                user = self.log.pseudonym(message.account)
+
+                def credited(commitment: bytes) -> DepositCredited:
+                    return DepositCredited(seq, user, message.asset, env.sender, commitment)
+
+                def log_credit(_events: list[Event]) -> Logged:
+                    return self.log.committed(seq, data, credited)
+
+                return self._apply_engine(env, data, credit, seq, ts, None, log_credit)
             case ListAssetRequest():
                 return engine(ListAsset(message.asset))
             case ListMarketRequest():
@@ -384,15 +450,17 @@ class Core:
         seq: int,
         ts: int,
         viewer: AccountId | None,
+        log: Callable[[list[Event]], Logged],
     ) -> Outcome:
         result = self.engine.apply(cmd, seq)
         if result.code is not ResultCode.OK:
             error = _result_error(result.code, result.order_id)
             return Outcome(env.sender, env.nonce, error, wait=True)
         self.seq, self.last_ts = seq, ts
-        applied = Applied(seq, ts, data, result.events)
+        logged = log(result.events)
+        applied = Applied(seq, ts, data, result.events, None, logged.first, logged.leaves)
         events = result.events if viewer is None else private_view(result.events, viewer)
-        receipt = Receipt(seq, ts, events, result.order_id)
+        receipt = Receipt(seq, ts, events, result.order_id, _log_ref(logged))
         return Outcome(env.sender, env.nonce, receipt, applied, wait=True)
 
     def _apply_registry(
@@ -404,13 +472,17 @@ class Core:
         ts: int,
     ) -> Outcome:
         registry = self.registry
-        body: ReplyBody
         record: AccountRecord | KeyRecord
+        entry: Callable[[bytes], AccountOpened | KeyAdded | KeyRemoved]
         match message:
             case CreateAccountRequest():
                 account = registry.create_account(message.label, seq)
                 record = registry.accounts[account]
-                body = AccountCreated(seq, ts, account)
+                user = self.log.pseudonym(account)
+
+                def entry(c: bytes) -> AccountOpened:
+                    return AccountOpened(seq, user, env.sender, c)
+
             case RegisterKeyRequest():
                 account = AccountId(message.account)
                 code = registry.check_register(account, message.public_key)
@@ -419,7 +491,11 @@ class Core:
                     return Outcome(env.sender, env.nonce, error, wait=True)
                 registry.register(account, message.public_key, message.label, seq)
                 record = registry.keys[message.public_key]
-                body = Receipt(seq, ts, [])
+                added = self.log.pseudonym(account), message.public_key
+
+                def entry(c: bytes) -> KeyAdded:
+                    return KeyAdded(seq, *added, env.sender, c)
+
             case RevokeKeyRequest():
                 code = registry.check_revoke(message.public_key)
                 if code is not None:
@@ -428,9 +504,19 @@ class Core:
                 registry.revoke(message.public_key, seq)
                 self._user_keys.pop(message.public_key, None)
                 record = registry.keys[message.public_key]
-                body = Receipt(seq, ts, [])
+                removed = self.log.pseudonym(record.account), message.public_key
+
+                def entry(c: bytes) -> KeyRemoved:
+                    return KeyRemoved(seq, *removed, env.sender, c)
+
         self.seq, self.last_ts = seq, ts
-        applied = Applied(seq, ts, data, [], record)
+        logged = self.log.committed(seq, data, entry)
+        applied = Applied(seq, ts, data, [], record, logged.first, logged.leaves)
+        body: ReplyBody
+        if isinstance(message, CreateAccountRequest):
+            body = AccountCreated(seq, ts, record.account, _log_ref(logged))
+        else:
+            body = Receipt(seq, ts, [], None, _log_ref(logged))
         return Outcome(env.sender, env.nonce, body, applied, wait=True)
 
     # ------------------------------------------------------------------ reads
@@ -475,6 +561,8 @@ class Core:
                 return answer(Markets(assets, markets))
             case PingRequest():
                 return answer(Pong(now_ms, self.seq))
+            case CheckpointRequest() | TileRequest():
+                return self._log_read(env, message)
             case StatusRequest():
                 status = Status(
                     self.seq,
@@ -487,6 +575,42 @@ class Core:
                 )
                 return answer(status)
         raise UnexpectedMessage(f"no handler for {type(message).__name__}")
+
+    def _log_read(self, env: Envelope, req: CheckpointRequest | TileRequest) -> Outcome:
+        if isinstance(req, TileRequest):
+            return self._tile(env, req)
+        last = self.log.last
+        body: ReplyBody | ErrorInfo = (
+            SignedCheckpointReply(last.note)
+            if last
+            else _core_error(CoreCode.NO_CHECKPOINT, "no checkpoint signed yet")
+        )
+        return Outcome(env.sender, env.nonce, body, wait=True)
+
+    def _tile(self, env: Envelope, req: TileRequest) -> Outcome:
+        """A tile of the last checkpointed tree: every entry it covers is durable and signed for.
+        Hash tiles come from memory; entry bundles from storage."""
+        last = self.log.last
+        tile = TileId(req.level, req.index, req.width)
+        try:
+            if last is None:
+                raise TileError("no checkpoint signed yet")
+            bound = tile_for(last.size, req.level, req.index * 256 + req.width - 1)
+            if bound.index != req.index or req.width > bound.width:
+                raise TileError("the checkpointed tree has no such tile")
+        except TileError as exc:
+            error = _core_error(CoreCode.NO_SUCH_TILE, exc.message, "width")
+            return Outcome(env.sender, env.nonce, error, wait=True)
+        if req.level != ENTRIES:
+            body = TileReply(hash_tile(self.log.tree, tile))
+            return Outcome(env.sender, env.nonce, body, wait=True)
+        start = req.index * 256
+        return Outcome(
+            env.sender,
+            env.nonce,
+            wait=True,
+            query=lambda s: TileReply(encode_bundle(list(s.log_entries(start, start + req.width)))),
+        )
 
     def _find_order(self, env: Envelope, account: AccountId, req: OrderRequest) -> Outcome:
         engine = self.engine
@@ -502,6 +626,10 @@ class Core:
             wait=True,
             query=lambda s: _stored_order(s, account, req.order_id, req.client_order_id),
         )
+
+
+def _log_ref(logged: Logged) -> LogRef:
+    return LogRef(logged.first, logged.leaves, logged.salt)
 
 
 def _snapshot_message(seq: int, state_hash: bytes) -> bytes:

@@ -42,6 +42,15 @@ class Snapshot(msgspec.Struct, frozen=True):
     signature: bytes
 
 
+class SavedCheckpoint(msgspec.Struct, frozen=True):
+    """A checkpoint the log signed: saved before it is served, never contradicted after."""
+
+    size: int
+    ts: int
+    root: bytes
+    note: bytes
+
+
 class StoredOrder(msgspec.Struct, frozen=True):
     order_id: OrderId
     account: AccountId
@@ -82,6 +91,15 @@ class Storage(Protocol):
     def save_snapshot(self, snapshot: Snapshot) -> None: ...
 
     def latest_snapshot(self) -> Snapshot | None: ...
+
+    def log_entries(self, start: int, end: int) -> Iterator[bytes]:
+        """The log's entries ``start`` to ``end - 1``, in order."""
+
+    def log_size(self) -> int: ...
+
+    def save_checkpoint(self, checkpoint: SavedCheckpoint) -> None: ...
+
+    def latest_checkpoint(self) -> SavedCheckpoint | None: ...
 
     def journal_after(self, seq: int) -> Iterator[JournalRecord]:
         """Journal records with a sequence number above ``seq``, in order."""
@@ -149,6 +167,7 @@ class _Statements:
     def __init__(self, paramstyle: str) -> None:
         mark = "?" if paramstyle == "qmark" else "%s"
         self.journal = self._insert("journal", [c.name for c in t.journal.columns], mark)
+        self.log = self._insert("log_entries", [c.name for c in t.log_entries.columns], mark)
         self.orders = self._insert("orders", [c.name for c in t.orders.columns], mark)
         self.trades = self._insert("trades", [c.name for c in t.trades.columns], mark)
         self.amend = self._update(["price", "qty", "remaining", "updated_seq"], mark)
@@ -195,6 +214,7 @@ class SqlStorage:
         sql = self._sql
         with conn.begin():
             _execute_many(conn, sql.journal, rows.journal)
+            _execute_many(conn, sql.log, rows.log)
             _execute_many(conn, sql.orders, list(rows.order_inserts.values()))
             _execute_many(conn, sql.trades, rows.trades)
             if rows.accounts:
@@ -230,6 +250,41 @@ class SqlStorage:
         if row is None:
             return None
         return Snapshot(row.seq, row.ts, row.state_hash, row.state, row.signature)
+
+    def log_entries(self, start: int, end: int) -> Iterator[bytes]:
+        c = t.log_entries.c
+        while start < end:
+            with self._conn.begin():
+                page = self._conn.execute(
+                    sa.select(c.idx, c.data)
+                    .where(c.idx >= start, c.idx < min(end, start + REPLAY_PAGE))
+                    .order_by(c.idx)
+                ).all()
+            for row in page:
+                if row.idx != start:
+                    raise LookupError(f"log entry {start} is missing")
+                yield bytes(row.data)
+                start += 1
+            if not page:
+                raise LookupError(f"log entry {start} is missing")
+
+    def log_size(self) -> int:
+        with self._conn.begin():
+            value = self._conn.execute(sa.select(sa.func.max(t.log_entries.c.idx))).scalar()
+        return 0 if value is None else int(value) + 1
+
+    def save_checkpoint(self, checkpoint: SavedCheckpoint) -> None:
+        with self._conn.begin():
+            self._conn.execute(t.checkpoints.insert(), msgspec.structs.asdict(checkpoint))
+
+    def latest_checkpoint(self) -> SavedCheckpoint | None:
+        with self._conn.begin():
+            row = self._conn.execute(
+                sa.select(t.checkpoints).order_by(t.checkpoints.c.size.desc()).limit(1)
+            ).first()
+        if row is None:
+            return None
+        return SavedCheckpoint(row.size, row.ts, bytes(row.root), bytes(row.note))
 
     def journal_after(self, seq: int) -> Iterator[JournalRecord]:
         while True:

@@ -85,6 +85,12 @@ class SecretKey:
     def sign(self, domain: bytes, message: bytes) -> bytes:
         return self._signer.sign(domain + message).signature
 
+    def derive(self, label: bytes) -> bytes:
+        """A 32-byte key for another purpose, named by ``label`` (HMAC-SHA256 keyed with the
+        seed): one key file serves, and neither the seed nor another label's key can be
+        recovered from it."""
+        return hmac.digest(bytes(self._signer), b"stockade/derive/v1\x00" + label, "sha256")
+
     def __repr__(self) -> str:
         return f"SecretKey(public={self._public.hex()[:16]}..., secret=<redacted>)"
 

@@ -7,11 +7,13 @@ in 0700 directories. Nothing is overwritten: initialising over an existing site 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from stockade.client import SiteFile
 from stockade.keys import Identity, check_name, generate, write_public, write_secret
 from stockade.site._layout import SiteLayout
+from stockade.tlog import ED25519, Verifier
 from stockade.wire import parse_address
 
 DEFAULT_CORE_ADDRESS = "tcp://127.0.0.1:7001"
@@ -46,6 +48,10 @@ def init_site(
 
     core_identity = generate("core")
     write_secret(core_dir / "core.key", core_identity)
+    log_key = generate("log")
+    write_secret(core_dir / "log.key", log_key)
+    # Unique per site, so no two logs ever share an origin (C2SP tlog-checkpoint).
+    origin = f"stockade.invalid/{check_name(name)}/{secrets.token_hex(8)}"
     operator_keys: dict[str, Identity] = {}
     for op in operators:
         operator_keys[op] = generate(check_name(op))
@@ -66,6 +72,8 @@ def init_site(
         f'database = "{db}"\n'
         'identity = "core.key"\n'
         f"operators = [{operator_files}]\n"
+        'log_key = "log.key"\n'
+        f'log_origin = "{origin}"\n'
         "snapshot_every_s = 60\n"
     )
     site = SiteFile(
@@ -73,6 +81,7 @@ def init_site(
         core_address=address,
         core_key=core_identity.public,
         operators={op: key.public for op, key in operator_keys.items()},
+        log=Verifier(origin, ED25519, log_key.public.raw),
     )
     layout.site_file.write_text(site.render())
     os.chmod(layout.site_file, 0o644)

@@ -2,7 +2,7 @@
 
 SITE/
   site.toml            public: addresses and public keys, safe to hand to any client
-  core/                core's data directory (0700): core.toml, core.key, core.db, logs,
+  core/                core's data directory (0700): core.toml, core.key, log.key, core.db, logs,
                        operators/*.pub (core's own copies of the operator public keys)
   operators/           operator secret keys (0700); in production, each on its owner's device
   clients/             demo users' API keys (0700); in production, on the users' machines

@@ -16,6 +16,7 @@ from stockade.wire._messages import (
     BookRequest,
     CancelAllRequest,
     CancelOrderRequest,
+    CheckpointRequest,
     CreateAccountRequest,
     CreditRequest,
     ListAssetRequest,
@@ -31,6 +32,7 @@ from stockade.wire._messages import (
     RevokeKeyRequest,
     SetMarketStatusRequest,
     StatusRequest,
+    TileRequest,
 )
 
 
@@ -55,6 +57,8 @@ CAPABILITIES: dict[type[Message], frozenset[Role]] = {
     BookRequest: _ANYONE,
     MarketsRequest: _ANYONE,
     PingRequest: _ANYONE,
+    CheckpointRequest: _ANYONE,
+    TileRequest: _ANYONE,
     CreateAccountRequest: _OPERATOR,
     RegisterKeyRequest: _OPERATOR,
     RevokeKeyRequest: _OPERATOR,

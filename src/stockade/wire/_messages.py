@@ -24,6 +24,8 @@ from stockade.exchange import (
     TimeInForce,
 )
 
+#: An entry bundle's largest size: 256 entries of at most one request each, with their trades.
+MAX_TILE_BYTES = 512 * 1024
 #: Longest list any reply carries: bounds the work one query can cause and the size of a reply.
 MAX_LIST = 1000
 
@@ -117,6 +119,18 @@ class PingRequest(_Msg, frozen=True, tag=11):
     pass
 
 
+class CheckpointRequest(_Msg, frozen=True, tag=12):
+    """The log's latest signed checkpoint (C2SP tlog-checkpoint, as a signed note)."""
+
+
+class TileRequest(_Msg, frozen=True, tag=13):
+    """A hash tile or entry bundle (C2SP tlog-tiles) of the checkpointed tree."""
+
+    level: Annotated[int, msgspec.Meta(ge=-1, le=7)]  # -1: an entry bundle
+    index: Annotated[int, msgspec.Meta(ge=0, le=2**56)]
+    width: Annotated[int, msgspec.Meta(ge=1, le=256)]
+
+
 # ---------------------------------------------------------------- operator requests
 
 
@@ -176,6 +190,16 @@ class ErrorInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     order_id: Id | None = None  # the order a refusal is about, e.g. a reused client_order_id
 
 
+class LogRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The log entries a request added: ``leaves[i]`` is entry ``first + i``, exactly as hashed
+    into the log (its leaf hash is SHA-256(0x00 || leaf)). ``salt`` opens the commitment the
+    entry makes to the request, when it makes one."""
+
+    first: Seq
+    leaves: list[bytes]
+    salt: bytes | None = None
+
+
 class Receipt(_Msg, frozen=True, tag=101):
     """A state-changing request was applied at ``seq`` (durably: receipts follow the journal)."""
 
@@ -183,12 +207,14 @@ class Receipt(_Msg, frozen=True, tag=101):
     ts: int
     events: list[Event]
     order_id: Id | None = None
+    log: LogRef | None = None
 
 
 class AccountCreated(_Msg, frozen=True, tag=102):
     seq: Seq
     ts: int
     account: Id
+    log: LogRef | None = None
 
 
 class BalanceRow(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -267,6 +293,14 @@ class Status(_Msg, frozen=True, tag=110):
     invariant_violations: list[Text]
 
 
+class SignedCheckpointReply(_Msg, frozen=True, tag=112):
+    note: Annotated[bytes, msgspec.Meta(max_length=65536)]
+
+
+class TileReply(_Msg, frozen=True, tag=113):
+    data: Annotated[bytes, msgspec.Meta(max_length=MAX_TILE_BYTES)]
+
+
 ReplyBody = (
     Receipt
     | AccountCreated
@@ -278,6 +312,8 @@ ReplyBody = (
     | Markets
     | Pong
     | Status
+    | SignedCheckpointReply
+    | TileReply
 )
 
 
@@ -317,7 +353,7 @@ UserRequest = (
     | OpenOrdersRequest
     | MyTradesRequest
 )
-PublicRequest = BookRequest | MarketsRequest | PingRequest
+PublicRequest = BookRequest | MarketsRequest | PingRequest | CheckpointRequest | TileRequest
 OperatorRequest = (
     CreateAccountRequest
     | RegisterKeyRequest
