@@ -61,13 +61,17 @@ class CoreLog:
         #: open orders -> the index of the entry that placed them, for the trades that name it
         self.order_leaf: dict[int, int] = {}
         self.last: SavedCheckpoint | None = None
+        self._pseudonyms: dict[int, bytes] = {}
 
     @property
     def origin(self) -> str:
         return self.verifier.name
 
     def pseudonym(self, account: int) -> bytes:
-        return pseudonym(self._blinding, account)
+        found = self._pseudonyms.get(account)
+        if found is None:  # an HMAC per order would cost more than the rest of the logging
+            found = self._pseudonyms[account] = pseudonym(self._blinding, account)
+        return found
 
     # ------------------------------------------------------------------ appending
 

@@ -20,6 +20,8 @@ HASH_SIZE = 32
 EMPTY_ROOT = sha256(b"").digest()
 _LEAF = sha256(b"\x00")
 _NODE = sha256(b"\x01")
+#: Right-edge subtree hashes a tree remembers for proofs: a few checkpoints' worth (~40 each).
+MAX_EDGES = 4096
 
 
 class ProofError(RemoteProtocolError):
@@ -44,11 +46,12 @@ def _split(n: int) -> int:
 class Tree:
     """An append-only Merkle tree that can prove anything about any of its past sizes."""
 
-    __slots__ = ("_levels", "_size")
+    __slots__ = ("_edges", "_levels", "_size")
 
     def __init__(self) -> None:
         self._levels: list[bytearray] = [bytearray()]
         self._size = 0
+        self._edges: dict[tuple[int, int], bytes] = {}
 
     @property
     def size(self) -> int:
@@ -104,8 +107,32 @@ class Tree:
         return subtree_hash(self, 0, size) if size else EMPTY_ROOT
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """As ``inclusion_proof`` over this tree, specialised: stored siblings are read straight
+        from the level arrays, and the right-edge folds of each past size are remembered (every
+        proof under one checkpoint shares them)."""
         self._check_size(size)
-        return inclusion_proof(self, index, size)
+        if not 0 <= index < size:
+            raise ProofError(f"leaf index {index} is not below tree size {size}")
+        levels, proof, level = self._levels, [], 0
+        while 1 << level < size:
+            sibling = (index >> level) ^ 1
+            start = sibling << level
+            if start + (1 << level) <= size:
+                offset = sibling * HASH_SIZE
+                proof.append(bytes(levels[level][offset : offset + HASH_SIZE]))
+            elif start < size:
+                proof.append(self._edge(start, size))
+            level += 1
+        return proof
+
+    def _edge(self, start: int, size: int) -> bytes:
+        edges = self._edges
+        found = edges.get((start, size))
+        if found is None:
+            if len(edges) >= MAX_EDGES:
+                edges.clear()
+            found = edges[start, size] = subtree_hash(self, start, size)
+        return found
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         self._check_size(new)
@@ -134,20 +161,21 @@ def subtree_hash(source: HashSource, lo: int, hi: int) -> bytes:
 
 
 def inclusion_proof(source: HashSource, index: int, size: int) -> list[bytes]:
-    """RFC 6962 PATH(index, D[0:size])."""
+    """RFC 6962 PATH(index, D[0:size]), bottom up: at each level the sibling of the leaf's
+    ancestor, a stored hash when its subtree is complete, a fold of the right edge when it is
+    cut by ``size``, nothing when it lies beyond."""
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} is not below tree size {size}")
     proof: list[bytes] = []
-    lo, hi = 0, size
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if index < lo + k:
-            proof.append(subtree_hash(source, lo + k, hi))
-            hi = lo + k
-        else:
-            proof.append(subtree_hash(source, lo, lo + k))
-            lo += k
-    proof.reverse()
+    level = 0
+    while 1 << level < size:
+        sibling = (index >> level) ^ 1
+        start = sibling << level
+        if start + (1 << level) <= size:
+            proof.append(source.stored(level, sibling))
+        elif start < size:
+            proof.append(subtree_hash(source, start, size))
+        level += 1
     return proof
 
 
