@@ -9,7 +9,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "stockade"
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 COMPARTMENTS = {"core", "web", "edge", "vault", "backup", "watch", "relay"}
-SHARED = {"wire", "keys", "exchange", "tlog", "bitcoin", "client"}
+SHARED = {"wire", "keys", "exchange", "tlog", "audit", "bitcoin", "client"}
 PURE = {"exchange", "tlog"}
 MONEY = {"exchange", "core", "vault"}
 

@@ -9,7 +9,15 @@ import typer
 from rich.console import Console
 
 from stockade import core
-from stockade.client import OperatorClient, Refused
+from stockade.client import (
+    SITE_FILE,
+    Client,
+    OperatorClient,
+    Refused,
+    StaleCheckpoint,
+    read_site_file,
+)
+from stockade.client._verify import verify_log
 from stockade.keys import generate, read_public, write_public, write_secret
 from stockade.site import DEFAULT_CORE_ADDRESS, SiteExists, SiteLayout, init_site
 from stockade.site._demo import run_demo, setup_listing
@@ -72,6 +80,38 @@ def demo(
 def run_core(config: Annotated[Path, typer.Argument(help="core.toml")]) -> None:
     """Run the core compartment in this process (the supervisor calls this)."""
     core.main(config)
+
+
+@app.command()
+def verify(
+    directory: SiteDir,
+    key: Annotated[Path, typer.Option(help="An API key of the site, to read the log with.")],
+    state: Annotated[
+        Path | None, typer.Option(help="Keeps the last checkpoint verified, between runs.")
+    ] = None,
+) -> None:
+    """Check the whole log: signatures, consistency, and every trade under the matching rules."""
+    info = read_site_file(directory / SITE_FILE)
+    with Client.from_site(directory, key) as client:
+        try:
+            verified = verify_log(client, info, state)
+        except StaleCheckpoint as exc:
+            console.print(f"[red]{exc.message}")
+            raise typer.Exit(3) from None
+    if verified.equivocation is not None:
+        console.print(f"[red]the log forked: proof written to {verified.equivocation}")
+        raise typer.Exit(2)
+    report, checkpoint = verified.report, verified.checkpoint
+    assert checkpoint is not None
+    console.print(
+        f"{checkpoint.origin}: {checkpoint.size} entries, {report.orders} orders, "
+        f"{report.trades} trades, fees {report.fees}"
+    )
+    for finding in report.findings:
+        console.print(f"[red]entry {finding.index}: {finding.kind}: {finding.message}")
+    if report.findings:
+        raise typer.Exit(1)
+    console.print("[green]every entry verified")
 
 
 @app.command()

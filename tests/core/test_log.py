@@ -3,6 +3,8 @@ that the log never signs two trees that contradict each other, across restarts."
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -11,7 +13,7 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
-from stockade.client import Client, LogMismatch, LogWatcher
+from stockade.client import SITE_FILE, Client, ForkedLog, LogMismatch, LogWatcher, SiteFile
 from stockade.core import (
     JournalCorrupt,
     LogForked,
@@ -22,6 +24,7 @@ from stockade.core import (
 )
 from stockade.core import _schema as t
 from stockade.exchange import Side
+from stockade.keys import write_secret
 from stockade.tlog import (
     ED25519,
     AccountOpened,
@@ -34,6 +37,7 @@ from stockade.tlog import (
     Verifier,
     decode_bundle,
     decode_entry,
+    hash_tile,
     tiles_of,
 )
 from stockade.wire import CheckpointRequest, Receipt, SignedCheckpointReply
@@ -42,6 +46,7 @@ from tests.core.helpers import LOT, PRICE
 from tests.core.server_fixture import (
     Running,
     list_defaults,
+    log_verifier,
     make_config,
     open_account,
     running_core,
@@ -221,3 +226,54 @@ def test_the_log_never_signs_a_tree_that_contradicts_its_last_checkpoint() -> No
     assert honest.sign(3, 1).size == 3
     with pytest.raises(LogForked, match="refusing to sign size 1 after signing size 2"):
         honest.sign(1, 2)
+
+
+def stockade(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "stockade", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_stockade_verify_audits_the_log_and_keeps_its_checkpoint(tmp_path: Path) -> None:
+    """The auditor's command, as a process, against a running core, with the site's public file
+    and one user's key: it verifies, keeps the checkpoint, and verifies the next one against it."""
+    config = make_config(tmp_path / "core", f"sqlite:///{tmp_path}/core.db")
+    with running_core(config) as running, ExitStack() as stack:
+        _, _, taker, crossing = trade_between(running, stack)
+        assert crossing.log is not None
+        wait_for_checkpoint(taker, crossing.log.first + len(crossing.log.leaves))
+        site = tmp_path / "public"
+        site.mkdir()
+        operators = {"operator": running.operator.public}
+        info = SiteFile(
+            "test", running.address, running.core_identity.public, operators, log_verifier()
+        )
+        (site / SITE_FILE).write_text(info.render())
+        key = site / "auditor.key"
+        write_secret(key, fixed_identity("alice"))
+        state = tmp_path / "last-checkpoint"
+        first = stockade("verify", str(site), "--key", str(key), "--state", str(state))
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "every entry verified" in first.stdout
+        assert "1 trades" in first.stdout
+        assert state.read_text().startswith(TEST_ORIGIN)
+        taker.place_order("BTC-USD", Side.BUY, LOT, PRICE)  # trades with the rest of the order
+        wait_for_checkpoint(taker, crossing.log.first + len(crossing.log.leaves) + 2)
+        second = stockade("verify", str(site), "--key", str(key), "--state", str(state))
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "2 trades" in second.stdout
+
+
+def test_a_client_shown_two_histories_detects_the_fork() -> None:
+    """A log (or a relay with a stolen log key) shows one client a tree and later another that
+    does not extend it: the second checkpoint is refused as a fork, not accepted."""
+    honest, forked = fresh_log(), fresh_log()
+    honest.tree.extend([b"a", b"b", b"c"])
+    forked.tree.extend([b"a", b"B", b"c", b"d"])
+    watcher = LogWatcher(log_verifier())
+    first = honest.sign(3, 0)
+    watcher.accept_checkpoint(first.note, lambda tile: hash_tile(honest.tree, tile))
+    second = forked.sign(4, 1)
+    with pytest.raises(ForkedLog, match="the log forked"):
+        watcher.accept_checkpoint(second.note, lambda tile: hash_tile(forked.tree, tile))
+    assert watcher.checkpoint is not None
+    assert watcher.checkpoint.size == 3

@@ -50,6 +50,14 @@ class LogMismatch(RemoteProtocolError):
     code = 7010
 
 
+class StaleCheckpoint(LogMismatch):
+    """A validly signed checkpoint older than one already seen: a stale mirror or replay."""
+
+
+class ForkedLog(LogMismatch):
+    """Two validly signed checkpoints that cannot both be true: the log showed two histories."""
+
+
 @dataclass(frozen=True, slots=True)
 class Proven:
     """An entry shown to be in the log under a signed checkpoint."""
@@ -94,7 +102,7 @@ class LogWatcher:
         old = self.checkpoint
         if old is not None:
             if new.size < old.size:
-                raise LogMismatch(
+                raise StaleCheckpoint(
                     f"stale checkpoint: size {new.size} after {old.size} was seen", "checkpoint"
                 )
             tiles = TileHashes(new.size, fetch)
@@ -102,7 +110,7 @@ class LogWatcher:
                 proof = consistency_proof(tiles, old.size, new.size)
                 verify_consistency(old.size, new.size, old.root, new.root, proof)
             except ProofError as exc:
-                raise LogMismatch(f"the log forked: {exc.message}", "checkpoint") from None
+                raise ForkedLog(f"the log forked: {exc.message}", "checkpoint") from None
         self.checkpoint = new
         return new
 

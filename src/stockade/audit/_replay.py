@@ -1,0 +1,276 @@
+"""Replay a log of the exchange under the matching rules and name every entry that does not fit.
+
+Balances are private (deposits are commitments), so the auditor cannot check funds: each
+pseudonym is given ample funds of every asset instead. That changes no accepted order's matching
+(funds decide only whether an order is accepted, and every logged order was), so the trades the
+replay produces must be the trades in the log, field for field. Order ids are the core's sequence
+numbers; the replay runs at ``SPREAD`` times them, leaving the numbers between for its own
+top-ups, and translates the order ids that cancels and amends name.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import msgspec
+
+from stockade.errors import RemoteProtocolError
+from stockade.exchange import (
+    MAX_AMOUNT,
+    AccountId,
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    Command,
+    Deposit,
+    Engine,
+    ListAsset,
+    ListMarket,
+    OrderAccepted,
+    OrderClosed,
+    OrderId,
+    PlaceOrder,
+    ResultCode,
+    SetMarketStatus,
+    Side,
+    Trade,
+)
+from stockade.keys import BadSignature, PublicKey
+from stockade.tlog import (
+    AccountOpened,
+    DepositCredited,
+    KeyAdded,
+    KeyRemoved,
+    LogEntry,
+    SignedRequest,
+    TradeEntry,
+    decode_entry,
+)
+from stockade.wire import (
+    MAX_REQUEST,
+    AmendOrderRequest,
+    CancelAllRequest,
+    CancelOrderRequest,
+    ListAssetRequest,
+    ListMarketRequest,
+    Message,
+    Opener,
+    PlaceOrderRequest,
+    SetMarketStatusRequest,
+    decode_body,
+    decode_envelope,
+)
+
+#: Funds the replay gives a pseudonym whenever it runs below half of them.
+TOP_UP = 1 << 56
+#: Replay sequence numbers per core sequence number: room for a top-up of every asset.
+SPREAD = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    index: int  # the log entry
+    kind: str  # machine-readable: forged-signature, unbacked-trade, trade-mismatch, ...
+    message: str
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    orders: int = 0
+    trades: int = 0
+    fees: dict[str, int] = field(default_factory=dict)  # per asset, both sides
+    findings: list[Finding] = field(default_factory=list)
+
+
+class _Refused(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+class Auditor:
+    def __init__(self, core_key: PublicKey, operators: set[bytes]) -> None:
+        self.core_key = core_key
+        self.operators = operators
+        self.engine = Engine()
+        self.report = Report()
+        self._accounts: dict[bytes, AccountId] = {}  # pseudonym -> the replay's account
+        self._keys: dict[bytes, bytes] = {}  # active key -> pseudonym
+        self._expected: deque[TradeEntry] = deque()
+        self._order_leaf: dict[int, int] = {}  # the replay's order id -> its entry
+        self._seq = 0
+        self._top_ups = 0
+
+    def feed(self, index: int, data: bytes) -> None:
+        self.report.entries += 1
+        try:
+            entry = decode_entry(data)
+        except RemoteProtocolError as exc:
+            self._find(index, "malformed-entry", exc.message)
+            return
+        if not isinstance(entry, TradeEntry) and self._expected:
+            self._find(index, "missing-trade", f"{len(self._expected)} trade(s) were not logged")
+            self._expected.clear()
+        try:
+            self._feed(index, entry)
+        except _Refused as refused:
+            self._find(index, refused.kind, refused.message)
+
+    def finish(self) -> Report:
+        if self._expected:
+            count = len(self._expected)
+            self._find(self.report.entries, "missing-trade", f"{count} trade(s) were not logged")
+        return self.report
+
+    def _find(self, index: int, kind: str, message: str) -> None:
+        self.report.findings.append(Finding(index, kind, message))
+
+    def _feed(self, index: int, entry: LogEntry) -> None:
+        match entry:
+            case TradeEntry():
+                self._check_trade(index, entry)
+            case SignedRequest():
+                self._signed(index, entry)
+            case AccountOpened():
+                self._accounts.setdefault(entry.user, AccountId(len(self._accounts) + 1))
+            case KeyAdded():
+                self._known(entry.user)
+                self._keys[entry.public_key] = entry.user
+            case KeyRemoved():
+                self._keys.pop(entry.public_key, None)
+            case DepositCredited():
+                self._known(entry.user)
+        committed = (AccountOpened, KeyAdded, KeyRemoved, DepositCredited)
+        if isinstance(entry, committed) and entry.operator not in self.operators:
+            raise _Refused("unknown-operator", "an account change not signed by an operator")
+
+    def _known(self, user: bytes) -> AccountId:
+        account = self._accounts.get(user)
+        if account is None:
+            raise _Refused("unknown-pseudonym", "an entry about an account never opened")
+        return account
+
+    # ------------------------------------------------------------------ signed requests
+
+    def _signed(self, index: int, entry: SignedRequest) -> None:
+        message, operator = self._open(entry)
+        cmd = self._command(message, None if operator else self._known(entry.user))
+        if cmd is None:
+            raise _Refused("unexpected-request", f"{type(message).__name__} is never logged")
+        if isinstance(cmd, (PlaceOrder, AmendOrder)):
+            self._fund(cmd.user)
+        if isinstance(cmd, ListAsset):  # the replay's funds are not real: no supply limit
+            cmd = ListAsset(msgspec.structs.replace(cmd.asset, max_amount=MAX_AMOUNT))
+        result = self.engine.apply(cmd, self._next_seq(entry.seq))
+        if result.code is not ResultCode.OK:
+            raise _Refused("rejected-by-rules", f"the matching rules refuse it: {result.code.name}")
+        for event in result.events:
+            if isinstance(event, OrderAccepted):
+                self._order_leaf[event.order_id] = index
+                self.report.orders += 1
+            elif isinstance(event, Trade):
+                self._expected.append(self._trade_entry(entry.seq, event))
+            elif isinstance(event, OrderClosed):
+                self._order_leaf.pop(event.order_id, None)
+
+    def _open(self, entry: SignedRequest) -> tuple[Message, bool]:
+        """The signed request's message, and whether an operator signed it."""
+        try:
+            env = decode_envelope(entry.envelope, MAX_REQUEST)
+            if env.recipient != self.core_key.raw:
+                raise _Refused("wrong-recipient", "the request was signed for another exchange")
+            Opener.verify_signature(env, PublicKey(env.sender))
+            message = decode_body(env)
+        except (RemoteProtocolError, BadSignature, ValueError) as exc:
+            raise _Refused("forged-signature", f"not a validly signed request: {exc}") from None
+        if env.sender in self.operators:
+            if entry.user:
+                raise _Refused("wrong-pseudonym", "an operator's request names a user")
+            return message, True
+        if self._keys.get(env.sender) != entry.user or not entry.user:
+            raise _Refused("unregistered-key", "signed by a key not registered to that user")
+        return message, False
+
+    def _command(self, message: Message, user: AccountId | None) -> Command | None:
+        match message:
+            case PlaceOrderRequest() if user is not None:
+                return PlaceOrder(
+                    user,
+                    message.market,
+                    message.side,
+                    message.tif,
+                    message.qty,
+                    message.price,
+                    message.client_order_id,
+                    message.stp,
+                )
+            case CancelOrderRequest() if user is not None:
+                oid = None if message.order_id is None else OrderId(SPREAD * message.order_id)
+                return CancelOrder(user, oid, message.client_order_id)
+            case CancelAllRequest() if user is not None:
+                return CancelAll(user, message.market)
+            case AmendOrderRequest() if user is not None:
+                oid = OrderId(SPREAD * message.order_id)
+                return AmendOrder(user, oid, message.qty, message.price)
+            case ListAssetRequest() if user is None:
+                return ListAsset(message.asset)
+            case ListMarketRequest() if user is None:
+                return ListMarket(message.market)
+            case SetMarketStatusRequest() if user is None:
+                return SetMarketStatus(message.market, message.status)
+        return None
+
+    def _next_seq(self, core_seq: int) -> int:
+        seq = SPREAD * core_seq
+        if seq <= self._seq:
+            raise _Refused("sequence", f"sequence number {core_seq} does not increase")
+        self._seq = seq
+        return seq
+
+    def _fund(self, user: AccountId) -> None:
+        """Keep the pseudonym's available funds ample in every asset, at sequence numbers
+        between the core's."""
+        for code in self.engine.assets:
+            if self.engine.balance(user, code)[0] < TOP_UP // 2:
+                self._top_ups += 1
+                deposit = Deposit(user, code, TOP_UP, f"audit-{self._top_ups}")
+                seq = self._seq + 1
+                assert self.engine.apply(deposit, seq).code is ResultCode.OK
+                self._seq = seq
+
+    # ------------------------------------------------------------------ trades
+
+    def _trade_entry(self, seq: int, t: Trade) -> TradeEntry:
+        return TradeEntry(
+            seq,
+            t.trade_id,
+            t.market,
+            t.price,
+            t.qty,
+            int(t.taker_side),
+            self._order_leaf.get(t.maker_order_id, -1),
+            self._order_leaf.get(t.taker_order_id, -1),
+            t.maker_fee,
+            t.taker_fee,
+        )
+
+    def _check_trade(self, index: int, logged: TradeEntry) -> None:
+        if not self._expected:
+            raise _Refused("unbacked-trade", "no order in the log produces this trade")
+        expected = self._expected.popleft()
+        if logged != expected:
+            raise _Refused(
+                "trade-mismatch",
+                f"the matching rules give trade {expected.trade_id} as {expected}, "
+                f"the log shows {logged}",
+            )
+        self.report.trades += 1
+        market = self.engine.markets[logged.market].market
+        buyer_fee, seller_fee = logged.taker_fee, logged.maker_fee  # each pays in what it gets
+        if logged.taker_side != Side.BUY:
+            buyer_fee, seller_fee = seller_fee, buyer_fee
+        fees = self.report.fees
+        fees[market.base] = fees.get(market.base, 0) + buyer_fee
+        fees[market.quote] = fees.get(market.quote, 0) + seller_fee

@@ -1,0 +1,81 @@
+"""``stockade verify``: an auditor's check of the whole log, trusting only the site's public keys.
+
+1. The latest checkpoint must carry the log's signature (and the witnesses' cosignatures asked
+   for) and extend the last checkpoint this auditor kept (``state``). If it does not, the two
+   signed checkpoints are written to an equivocation file: portable proof that the log forked.
+2. Every entry is fetched (entry bundles) and must hash to the checkpoint's root.
+3. The entries are replayed (``stockade.audit``): signatures, registered keys, and the trades
+   and fees the matching rules give.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stockade.audit import Auditor, Finding, Report
+from stockade.client._client import Client
+from stockade.client._log import ForkedLog
+from stockade.client._sitefile import SiteFile
+from stockade.tlog import ENTRIES, Checkpoint, Tree, decode_bundle, open_checkpoint, tiles_of
+from stockade.wire import CheckpointRequest, SignedCheckpointReply
+
+
+@dataclass
+class Verified:
+    checkpoint: Checkpoint | None
+    report: Report = field(default_factory=Report)
+    equivocation: Path | None = None  # where the proof of a fork was written
+
+    @property
+    def ok(self) -> bool:
+        return self.equivocation is None and not self.report.findings
+
+
+def verify_log(client: Client, site: SiteFile, state: Path | None) -> Verified:
+    watcher = client.log
+    assert watcher is not None, "a client made from a site file checks the log"
+    previous = state.read_bytes() if state is not None and state.exists() else None
+    if previous is not None:
+        watcher.checkpoint = open_checkpoint(previous, site.log).checkpoint
+    note = client.call(CheckpointRequest(), SignedCheckpointReply).note
+    try:
+        checkpoint = watcher.accept_checkpoint(note, client.fetch_tile)
+    except ForkedLog as exc:
+        assert state is not None  # only a kept checkpoint can be contradicted
+        assert previous is not None
+        proof = state.with_name(f"{state.name}.equivocation")
+        proof.write_bytes(_equivocation(previous, note, exc.message))
+        return Verified(None, equivocation=proof)
+    report = _replay(client, site, checkpoint)
+    if state is not None:
+        state.write_bytes(note)
+    return Verified(checkpoint, report)
+
+
+def _replay(client: Client, site: SiteFile, checkpoint: Checkpoint) -> Report:
+    operators = {key.raw for key in site.operators.values()}
+    auditor, tree, index = Auditor(site.core_key, operators), Tree(), 0
+    for tile in tiles_of(checkpoint.size, ENTRIES):
+        for entry in decode_bundle(client.fetch_tile(tile), tile.width):
+            tree.append(entry)
+            auditor.feed(index, entry)
+            index += 1
+    report = auditor.finish()
+    if tree.root() != checkpoint.root:
+        message = "the entries served do not hash to the signed root"
+        report.findings.append(Finding(checkpoint.size, "entries-differ", message))
+    return report
+
+
+def _equivocation(old: bytes, new: bytes, why: str) -> bytes:
+    """Two signed checkpoints that cannot both be true, each verifiable with the log's key."""
+    return b"".join(
+        (
+            b"stockade equivocation proof: " + why.encode() + b"\n\n",
+            b"-- earlier checkpoint\n",
+            old,
+            b"\n-- later checkpoint\n",
+            new,
+        )
+    )
