@@ -124,6 +124,14 @@ def test_questions_beyond_the_tree_are_refused() -> None:
         verify_inclusion(0, 0, EMPTY_ROOT, [], EMPTY_ROOT)
 
 
+def flip_a_bit(proof: list[bytes], data: st.DataObject) -> list[bytes]:
+    which = data.draw(st.integers(0, len(proof) - 1))
+    bit = data.draw(st.integers(0, 255))
+    flipped = bytearray(proof[which])
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    return [*proof[:which], bytes(flipped), *proof[which + 1 :]]
+
+
 leaves_st = st.lists(st.binary(max_size=40), min_size=1, max_size=300)
 
 
@@ -139,13 +147,8 @@ def test_every_inclusion_proof_verifies_and_any_bit_flip_fails(
     proof = tree.inclusion_proof(index, size)
     verify_inclusion(index, size, leaf_hash(leaves[index]), proof, root)
     if proof:
-        which = data.draw(st.integers(0, len(proof) - 1))
-        bit = data.draw(st.integers(0, 255))
-        flipped = bytearray(proof[which])
-        flipped[bit // 8] ^= 1 << (bit % 8)
-        mangled = [*proof[:which], bytes(flipped), *proof[which + 1 :]]
         with pytest.raises(ProofError):
-            verify_inclusion(index, size, leaf_hash(leaves[index]), mangled, root)
+            verify_inclusion(index, size, leaf_hash(leaves[index]), flip_a_bit(proof, data), root)
 
 
 @given(leaves_st, st.data())
@@ -158,13 +161,8 @@ def test_every_consistency_proof_verifies_and_any_bit_flip_fails(
     proof = tree.consistency_proof(old, new)
     verify_consistency(old, new, tree.root(old), tree.root(new), proof)
     if proof:
-        which = data.draw(st.integers(0, len(proof) - 1))
-        bit = data.draw(st.integers(0, 255))
-        flipped = bytearray(proof[which])
-        flipped[bit // 8] ^= 1 << (bit % 8)
-        mangled = [*proof[:which], bytes(flipped), *proof[which + 1 :]]
         with pytest.raises(ProofError):
-            verify_consistency(old, new, tree.root(old), tree.root(new), mangled)
+            verify_consistency(old, new, tree.root(old), tree.root(new), flip_a_bit(proof, data))
     other = tree_of([*leaves[: old - 1], leaves[old - 1] + b"!", *leaves[old:]])
     if old < new:
         with pytest.raises(ProofError):  # a rewritten past is never consistent

@@ -46,6 +46,7 @@ from stockade.tlog import (
     SignedRequest,
     TradeEntry,
     decode_entry,
+    trade_entry,
 )
 from stockade.wire import (
     MAX_REQUEST,
@@ -243,17 +244,9 @@ class Auditor:
     # ------------------------------------------------------------------ trades
 
     def _trade_entry(self, seq: int, t: Trade) -> TradeEntry:
-        return TradeEntry(
-            seq,
-            t.trade_id,
-            t.market,
-            t.price,
-            t.qty,
-            int(t.taker_side),
-            self._order_leaf.get(t.maker_order_id, -1),
-            self._order_leaf.get(t.taker_order_id, -1),
-            t.maker_fee,
-            t.taker_fee,
+        leaves = self._order_leaf
+        return trade_entry(
+            seq, t, leaves.get(t.maker_order_id, -1), leaves.get(t.taker_order_id, -1)
         )
 
     def _check_trade(self, index: int, logged: TradeEntry) -> None:

@@ -29,6 +29,7 @@ from stockade.tlog import (
     pseudonym,
     salt_for,
     sign_text,
+    trade_entry,
 )
 
 BLINDING_LABEL = b"stockade/log/blinding/v1"
@@ -92,18 +93,8 @@ class CoreLog:
         return self._append(entries)
 
     def _trade(self, seq: int, t: Trade) -> TradeEntry:
-        return TradeEntry(
-            seq,
-            t.trade_id,
-            t.market,
-            t.price,
-            t.qty,
-            int(t.taker_side),
-            self.order_leaf[t.maker_order_id],
-            self.order_leaf[t.taker_order_id],
-            t.maker_fee,
-            t.taker_fee,
-        )
+        leaves = self.order_leaf
+        return trade_entry(seq, t, leaves[t.maker_order_id], leaves[t.taker_order_id])
 
     def committed(self, seq: int, envelope: bytes, make: CommittedEntry) -> Logged:
         """An operator's command about an account, logged as a commitment to its signed frame."""

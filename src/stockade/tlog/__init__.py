@@ -18,6 +18,7 @@ from stockade.tlog._entries import (
     encode_entry,
     pseudonym,
     salt_for,
+    trade_entry,
 )
 from stockade.tlog._merkle import (
     EMPTY_ROOT,
@@ -115,6 +116,7 @@ __all__ = [
     "subtree_hash",
     "tile_for",
     "tiles_of",
+    "trade_entry",
     "verify_consistency",
     "verify_inclusion",
 ]

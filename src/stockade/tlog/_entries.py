@@ -16,6 +16,7 @@ from hashlib import sha256
 import msgspec
 
 from stockade.errors import RemoteProtocolError
+from stockade.exchange import Trade
 
 PSEUDONYM_SIZE = 16
 SALT_SIZE = 32
@@ -101,6 +102,22 @@ def decode_entry(data: bytes) -> LogEntry:
     if _encoder.encode(entry) != data:
         raise EntryError("log entry is not canonically encoded", "entry")
     return entry
+
+
+def trade_entry(seq: int, trade: Trade, maker_leaf: int, taker_leaf: int) -> TradeEntry:
+    """The log entry of an engine trade, given the log indices of its two orders."""
+    return TradeEntry(
+        seq,
+        trade.trade_id,
+        trade.market,
+        trade.price,
+        trade.qty,
+        int(trade.taker_side),
+        maker_leaf,
+        taker_leaf,
+        trade.maker_fee,
+        trade.taker_fee,
+    )
 
 
 def pseudonym(blinding_key: bytes, account: int) -> bytes:
