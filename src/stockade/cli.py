@@ -18,6 +18,7 @@ from stockade.client import (
     read_site_file,
 )
 from stockade.client._verify import verify_log
+from stockade.errors import RemoteProtocolError
 from stockade.keys import generate, read_public, write_public, write_secret
 from stockade.site import DEFAULT_CORE_ADDRESS, SiteExists, SiteLayout, init_site
 from stockade.site._demo import run_demo, setup_listing
@@ -98,6 +99,9 @@ def verify(
         except StaleCheckpoint as exc:
             console.print(f"[red]{exc.message}")
             raise typer.Exit(3) from None
+        except RemoteProtocolError as exc:  # a bad checkpoint, tile or kept state file
+            console.print(f"[red]cannot verify: {type(exc).__name__}: {exc.message}")
+            raise typer.Exit(4) from None
     if verified.equivocation is not None:
         console.print(f"[red]the log forked: proof written to {verified.equivocation}")
         raise typer.Exit(2)

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stockade.audit import Auditor, Report
+from stockade.audit import _replay as replay
+from stockade.client import LogMismatch, LogWatcher
 from stockade.exchange import SelfTrade, Side, TimeInForce
-from stockade.tlog import SignedRequest, TradeEntry, decode_entry, encode_entry
+from stockade.tlog import (
+    DepositCredited,
+    KeyAdded,
+    SignedRequest,
+    TradeEntry,
+    commit,
+    decode_entry,
+    encode_entry,
+)
 from stockade.wire import (
     AmendOrderRequest,
     CancelAllRequest,
     CancelOrderRequest,
+    LogRef,
     PlaceOrderRequest,
     Receipt,
     Request,
 )
 from tests.conftest import fixed_identity
 from tests.core.helpers import LOT, PRICE, TICK, CoreHarness
+from tests.core.server_fixture import log_verifier
 
 
 def audit(h: CoreHarness, entries: list[bytes] | None = None) -> Report:
@@ -126,3 +139,74 @@ def test_random_order_flow_always_audits_clean(flow: list[object]) -> None:
     report = audit(h)
     assert report.findings == []
     assert report.trades == h.core.engine.next_trade_id - 1
+
+
+def test_an_amend_that_crosses_is_logged_and_audited_as_the_taker() -> None:
+    h = CoreHarness()
+    buy = PlaceOrderRequest("BTC-USD", Side.BUY, TimeInForce.GTC, 2 * LOT, PRICE - TICK)
+    resting = h.receipt(h.alice, buy)
+    h.receipt(h.bob, PlaceOrderRequest("BTC-USD", Side.SELL, TimeInForce.GTC, 2 * LOT, PRICE))
+    assert resting.order_id is not None
+    amend = AmendOrderRequest(resting.order_id, 2 * LOT, PRICE)
+    envelope = h.frame(h.alice, amend)
+    crossed = h.receive(envelope).reply
+    assert isinstance(crossed, Receipt)
+    assert crossed.log is not None
+    trade = decode_entry(crossed.log.leaves[1])
+    assert isinstance(trade, TradeEntry)
+    assert trade.taker_leaf == crossed.log.first  # the amend's signed terms back the trade
+    LogWatcher(log_verifier()).check_receipt(crossed, amend, envelope)
+    assert audit(h).findings == []
+
+
+def test_a_request_logged_twice_is_named() -> None:
+    h = CoreHarness()
+    traded(h)
+    entries = all_entries(h)
+    first = decode_entry(entries[trade_index(h) - 1])
+    assert isinstance(first, SignedRequest)
+    again = encode_entry(msgspec.structs.replace(first, seq=h.core.seq + 1))
+    assert [f.kind for f in audit(h, [*entries, again]).findings] == ["replayed-request"]
+
+
+def test_a_key_moved_to_another_account_is_named() -> None:
+    h = CoreHarness()
+    entries = all_entries(h)
+    added = [decode_entry(e) for e in entries]
+    keys = [e for e in added if isinstance(e, KeyAdded)]
+    moved = msgspec.structs.replace(keys[0], user=keys[1].user, seq=h.core.seq + 1)
+    assert [f.kind for f in audit(h, [*entries, encode_entry(moved)]).findings] == [
+        "key-reassigned"
+    ]
+
+
+def test_the_replay_keeps_funding_past_the_supply_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Top-ups count against an asset's total; the replay withdraws surpluses to go on."""
+    monkeypatch.setattr(replay, "TOP_UP", 1 << 62)  # the second top-up of an asset hits the cap
+    h = CoreHarness()
+    for _ in range(3):
+        traded(h)
+    report = audit(h)
+    assert report.findings == []
+    assert report.trades == h.core.engine.next_trade_id - 1 > 2
+
+
+def test_a_receipt_logged_as_the_wrong_kind_is_refused() -> None:
+    h = CoreHarness()
+    order = PlaceOrderRequest("BTC-USD", Side.BUY, TimeInForce.GTC, LOT, PRICE)
+    envelope = h.frame(h.alice, order)
+    receipt = h.receive(envelope).reply
+    assert isinstance(receipt, Receipt)
+    assert receipt.log is not None
+    watcher = LogWatcher(log_verifier())
+    watcher.check_receipt(receipt, order, envelope)
+    salt = bytes(32)
+    hidden = DepositCredited(receipt.seq, b"u" * 16, "BTC", bytes(32), commit(salt, envelope))
+    forged = msgspec.structs.replace(
+        receipt, log=LogRef(receipt.log.first, [encode_entry(hidden)], salt)
+    )
+    with pytest.raises(LogMismatch, match="logged as DepositCredited"):
+        watcher.check_receipt(forged, order, envelope)
+    other_seq = msgspec.structs.replace(receipt, seq=receipt.seq + 1)
+    with pytest.raises(LogMismatch, match="sequence number"):
+        watcher.check_receipt(other_seq, order, envelope)

@@ -277,3 +277,21 @@ def test_a_client_shown_two_histories_detects_the_fork() -> None:
         watcher.accept_checkpoint(second.note, lambda tile: hash_tile(forked.tree, tile))
     assert watcher.checkpoint is not None
     assert watcher.checkpoint.size == 3
+
+
+def test_a_bad_tile_is_not_taken_for_a_fork() -> None:
+    """Only hashes that lead to the later root yet contradict the earlier one prove a fork; a
+    relay serving a wrong tile gets its answer refused, and the log is not accused."""
+    log = fresh_log()
+    log.tree.extend([b"a", b"b", b"c"])
+    watcher = LogWatcher(log_verifier())
+    watcher.accept_checkpoint(log.sign(3, 0).note, lambda tile: hash_tile(log.tree, tile))
+    log.tree.extend([b"d", b"e"])
+
+    def wrong(tile: TileId) -> bytes:
+        return bytes(32) + hash_tile(log.tree, tile)[32:]
+
+    with pytest.raises(LogMismatch, match="not shown") as refused:
+        watcher.accept_checkpoint(log.sign(5, 1).note, wrong)
+    assert not isinstance(refused.value, ForkedLog)
+    watcher.accept_checkpoint(log.sign(5, 1).note, lambda tile: hash_tile(log.tree, tile))

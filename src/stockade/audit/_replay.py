@@ -23,14 +23,17 @@ from stockade.exchange import (
     CancelAll,
     CancelOrder,
     Command,
+    CompleteWithdrawal,
     Deposit,
     Engine,
     ListAsset,
     ListMarket,
     OrderAccepted,
+    OrderAmended,
     OrderClosed,
     OrderId,
     PlaceOrder,
+    RequestWithdrawal,
     ResultCode,
     SetMarketStatus,
     Side,
@@ -65,8 +68,8 @@ from stockade.wire import (
 
 #: Funds the replay gives a pseudonym whenever it runs below half of them.
 TOP_UP = 1 << 56
-#: Replay sequence numbers per core sequence number: room for a top-up of every asset.
-SPREAD = 1 << 16
+#: Replay sequence numbers per core sequence number: room for the replay's own top-ups.
+SPREAD = 1 << 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,7 @@ class Auditor:
         self._order_leaf: dict[int, int] = {}  # the replay's order id -> its entry
         self._seq = 0
         self._top_ups = 0
+        self._nonces: set[tuple[bytes, bytes]] = set()  # every signed request seen
 
     def feed(self, index: int, data: bytes) -> None:
         self.report.entries += 1
@@ -129,23 +133,36 @@ class Auditor:
         self.report.findings.append(Finding(index, kind, message))
 
     def _feed(self, index: int, entry: LogEntry) -> None:
+        if isinstance(entry, TradeEntry):
+            self._check_trade(index, entry)
+        elif isinstance(entry, SignedRequest):
+            self._signed(index, entry)
+        else:
+            if entry.operator not in self.operators:
+                raise _Refused("unknown-operator", "an account change not signed by an operator")
+            self._account_change(entry)
+
+    def _account_change(
+        self, entry: AccountOpened | KeyAdded | KeyRemoved | DepositCredited
+    ) -> None:
+        """The registry's rules: accounts open once; a key belongs to one account at a time and
+        is never an operator's; only the owner's key is removed."""
         match entry:
-            case TradeEntry():
-                self._check_trade(index, entry)
-            case SignedRequest():
-                self._signed(index, entry)
             case AccountOpened():
-                self._accounts.setdefault(entry.user, AccountId(len(self._accounts) + 1))
+                if entry.user in self._accounts:
+                    raise _Refused("duplicate-account", "the account was already opened")
+                self._accounts[entry.user] = AccountId(len(self._accounts) + 1)
             case KeyAdded():
                 self._known(entry.user)
+                if entry.public_key in self._keys or entry.public_key in self.operators:
+                    raise _Refused("key-reassigned", "the key already belongs to someone")
                 self._keys[entry.public_key] = entry.user
             case KeyRemoved():
-                self._keys.pop(entry.public_key, None)
+                if self._keys.get(entry.public_key) != entry.user:
+                    raise _Refused("key-not-owned", "removes a key the user does not hold")
+                del self._keys[entry.public_key]
             case DepositCredited():
                 self._known(entry.user)
-        committed = (AccountOpened, KeyAdded, KeyRemoved, DepositCredited)
-        if isinstance(entry, committed) and entry.operator not in self.operators:
-            raise _Refused("unknown-operator", "an account change not signed by an operator")
 
     def _known(self, user: bytes) -> AccountId:
         account = self._accounts.get(user)
@@ -171,6 +188,8 @@ class Auditor:
             if isinstance(event, OrderAccepted):
                 self._order_leaf[event.order_id] = index
                 self.report.orders += 1
+            elif isinstance(event, OrderAmended):  # trades now follow the amend's signed terms
+                self._order_leaf[event.order_id] = index
             elif isinstance(event, Trade):
                 self._expected.append(self._trade_entry(entry.seq, event))
             elif isinstance(event, OrderClosed):
@@ -186,6 +205,9 @@ class Auditor:
             message = decode_body(env)
         except (RemoteProtocolError, BadSignature, ValueError) as exc:
             raise _Refused("forged-signature", f"not a validly signed request: {exc}") from None
+        if (env.sender, env.nonce) in self._nonces:
+            raise _Refused("replayed-request", "the same signed request was logged before")
+        self._nonces.add((env.sender, env.nonce))
         if env.sender in self.operators:
             if entry.user:
                 raise _Refused("wrong-pseudonym", "an operator's request names a user")
@@ -232,14 +254,38 @@ class Auditor:
 
     def _fund(self, user: AccountId) -> None:
         """Keep the pseudonym's available funds ample in every asset, at sequence numbers
-        between the core's."""
+        between the core's. The engine caps an asset's total deposits, so when a top-up would
+        pass it, what others hold above half a top-up is withdrawn first."""
         for code in self.engine.assets:
-            if self.engine.balance(user, code)[0] < TOP_UP // 2:
+            if self.engine.balance(user, code)[0] >= TOP_UP // 2:
+                continue
+            if not self._deposit(user, code):
+                self._reclaim(code, user)
+                if not self._deposit(user, code):
+                    raise _Refused("auditor-limit", f"the replay cannot fund {code} any further")
+
+    def _deposit(self, user: AccountId, code: str) -> bool:
+        self._top_ups += 1
+        return self._internal(Deposit(user, code, TOP_UP, f"audit-{self._top_ups}"))
+
+    def _reclaim(self, code: str, user: AccountId) -> None:
+        for other in self._accounts.values():
+            surplus = self.engine.balance(other, code)[0] - TOP_UP // 2
+            if other != user and surplus > 0:
                 self._top_ups += 1
-                deposit = Deposit(user, code, TOP_UP, f"audit-{self._top_ups}")
-                seq = self._seq + 1
-                assert self.engine.apply(deposit, seq).code is ResultCode.OK
-                self._seq = seq
+                ref = f"audit-{self._top_ups}"
+                self._internal(RequestWithdrawal(other, code, surplus, ref))
+                self._internal(CompleteWithdrawal(ref))
+
+    def _internal(self, cmd: Command) -> bool:
+        """Apply one of the replay's own commands at the next free sequence number."""
+        seq = self._seq + 1
+        if seq % SPREAD == 0:
+            raise _Refused("auditor-limit", "too many top-ups between two commands")
+        if self.engine.apply(cmd, seq).code is not ResultCode.OK:
+            return False
+        self._seq = seq
+        return True
 
     # ------------------------------------------------------------------ trades
 

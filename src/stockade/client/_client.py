@@ -3,9 +3,10 @@
 ``Client`` acts for the account its API key is registered to; ``OperatorClient`` adds the operator
 commands. A refused request raises ``Refused`` with the machine-readable code, name and field; the
 request changed nothing. Replies are checked by the channel: signed by the pinned core key,
-addressed to this key, fresh, not replayed, answering the request they claim to answer. Receipts
-are checked against the transparency log (``_log``): their entries must be the request as signed
-here, and ``prove`` shows them included under a signed checkpoint consistent with the last seen.
+addressed to this key, fresh, not replayed, answering the request they claim to answer. Each
+receipt's own log entries are checked (``_log``): they must be what the request as signed here
+produces; ``prove`` then shows them included under a signed checkpoint consistent with the last
+seen.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class Client:
         self.channel.send_sealed(envelope, nonce)
         body = expect(self.channel.receive(), kind)
         if self.log is not None:
-            self.log.check_receipt(body.log, envelope)
+            self.log.check_receipt(body, request, envelope)
         return body
 
     # ------------------------------------------------------------------ the log

@@ -17,15 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stockade.errors import RemoteProtocolError
+from stockade.exchange import Trade
 from stockade.tlog import (
     AccountOpened,
     Checkpoint,
     DepositCredited,
+    InconsistentTrees,
     KeyAdded,
     KeyRemoved,
     LogEntry,
     ProofError,
     SignedRequest,
+    TileError,
     TileHashes,
     TileId,
     TradeEntry,
@@ -39,7 +42,15 @@ from stockade.tlog import (
     verify_consistency,
     verify_inclusion,
 )
-from stockade.wire import LogRef
+from stockade.wire import (
+    AccountCreated,
+    CreateAccountRequest,
+    CreditRequest,
+    Receipt,
+    RegisterKeyRequest,
+    Request,
+    RevokeKeyRequest,
+)
 
 FetchTile = Callable[[TileId], bytes]
 
@@ -54,8 +65,49 @@ class StaleCheckpoint(LogMismatch):
     """A validly signed checkpoint older than one already seen: a stale mirror or replay."""
 
 
+class NotYetCheckpointed(LogMismatch):
+    """No checkpoint covers the entry yet (they are signed about every second): ask again."""
+
+
 class ForkedLog(LogMismatch):
-    """Two validly signed checkpoints that cannot both be true: the log showed two histories."""
+    """Two validly signed checkpoints that cannot both be true: the log showed two histories.
+    ``proof`` holds the consistency proof whose hashes lead to the later root but not the earlier
+    one (empty when the two checkpoints have the same size and different roots)."""
+
+    def __init__(self, message: str, proof: list[bytes]) -> None:
+        super().__init__(message, "checkpoint")
+        self.proof = proof
+
+
+#: What each operator command about an account must be logged as (the rest: in the clear).
+_COMMITTED: dict[type[Request], type[LogEntry]] = {
+    CreateAccountRequest: AccountOpened,
+    RegisterKeyRequest: KeyAdded,
+    RevokeKeyRequest: KeyRemoved,
+    CreditRequest: DepositCredited,
+}
+
+
+def _check_request_entry(
+    entry: LogEntry, request: Request, envelope: bytes, salt: bytes | None
+) -> None:
+    kind = _COMMITTED.get(type(request), SignedRequest)
+    if not isinstance(entry, kind):
+        raise LogMismatch(
+            f"the request was logged as {type(entry).__name__}, not {kind.__name__}", "log"
+        )
+    if isinstance(entry, SignedRequest):
+        if entry.envelope != envelope:
+            raise LogMismatch("the log entry is not the request this client signed", "log")
+        return
+    assert not isinstance(entry, TradeEntry)
+    if salt is None or not check_opening(entry.commitment, salt, envelope):
+        raise LogMismatch("the log entry does not commit to this request", "log")
+    key = getattr(request, "public_key", None)
+    if key is not None and getattr(entry, "public_key", None) != key:
+        raise LogMismatch("the log entry names another key than the request", "log")
+    if isinstance(request, CreditRequest) and getattr(entry, "asset", None) != request.asset:
+        raise LogMismatch("the log entry names another asset than the request", "log")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,25 +127,27 @@ class LogWatcher:
         self.witnesses = witnesses
         self.need = need
         self.checkpoint: Checkpoint | None = None
+        self._tiles: TileHashes | None = None
 
-    def check_receipt(self, ref: LogRef | None, envelope: bytes) -> list[LogEntry]:
-        """The receipt's entries, checked against the request this client sent."""
+    def check_receipt(
+        self, receipt: Receipt | AccountCreated, request: Request, envelope: bytes
+    ) -> list[LogEntry]:
+        """The receipt's entries, checked against the request this client sent: the entry the
+        request must produce, at the receipt's sequence number, then exactly its trades."""
+        ref = receipt.log
         if ref is None or not ref.leaves:
             raise LogMismatch("the receipt names no log entry", "log")
         entries = [decode_entry(leaf) for leaf in ref.leaves]
-        first = entries[0]
-        match first:
-            case SignedRequest():
-                if first.envelope != envelope:
-                    raise LogMismatch("the log entry is not the request this client signed", "log")
-            case AccountOpened() | KeyAdded() | KeyRemoved() | DepositCredited():
-                if ref.salt is None or not check_opening(first.commitment, ref.salt, envelope):
-                    raise LogMismatch("the log entry does not commit to this request", "log")
-            case TradeEntry():
-                raise LogMismatch("the receipt's first entry is a trade, not the request", "log")
-        for trade in entries[1:]:
-            if not isinstance(trade, TradeEntry) or trade.taker_leaf != ref.first:
-                raise LogMismatch("the receipt holds an entry that is not a trade of it", "log")
+        if any(e.seq != receipt.seq for e in entries):
+            raise LogMismatch("a log entry is not at the receipt's sequence number", "log")
+        _check_request_entry(entries[0], request, envelope, ref.salt)
+        trades = [e for e in entries[1:] if isinstance(e, TradeEntry)]
+        if len(trades) != len(entries) - 1 or any(t.taker_leaf != ref.first for t in trades):
+            raise LogMismatch("the receipt holds an entry that is not a trade of it", "log")
+        if isinstance(receipt, Receipt):
+            mine = [(e.trade_id, e.price, e.qty) for e in receipt.events if isinstance(e, Trade)]
+            if mine != [(t.trade_id, t.price, t.qty) for t in trades]:
+                raise LogMismatch("the logged trades are not the receipt's trades", "log")
         return entries
 
     def accept_checkpoint(self, note: bytes, fetch: FetchTile) -> Checkpoint:
@@ -106,11 +160,15 @@ class LogWatcher:
                     f"stale checkpoint: size {new.size} after {old.size} was seen", "checkpoint"
                 )
             tiles = TileHashes(new.size, fetch)
+            proof: list[bytes] = []
             try:
                 proof = consistency_proof(tiles, old.size, new.size)
                 verify_consistency(old.size, new.size, old.root, new.root, proof)
-            except ProofError as exc:
-                raise ForkedLog(f"the log forked: {exc.message}", "checkpoint") from None
+            except InconsistentTrees as exc:
+                raise ForkedLog(f"the log forked: {exc.message}", proof) from None
+            except (ProofError, TileError) as exc:  # bad tiles, or a fork they hide: retry
+                message = f"consistency with size {old.size} not shown: {exc.message}"
+                raise LogMismatch(message, "checkpoint") from None
         self.checkpoint = new
         return new
 
@@ -118,8 +176,11 @@ class LogWatcher:
         """Show that ``leaf`` is entry ``index`` of the tree of the accepted checkpoint."""
         checkpoint = self.checkpoint
         if checkpoint is None or index >= checkpoint.size:
-            raise LogMismatch(f"no accepted checkpoint covers entry {index} yet", "checkpoint")
-        tiles = TileHashes(checkpoint.size, fetch)
+            message = f"no accepted checkpoint covers entry {index} yet"
+            raise NotYetCheckpointed(message, "checkpoint")
+        if self._tiles is None or self._tiles.size != checkpoint.size:
+            self._tiles = TileHashes(checkpoint.size, fetch)  # tiles are immutable: keep them
+        tiles = self._tiles
         try:
             proof = inclusion_proof(tiles, index, checkpoint.size)
             verify_inclusion(index, checkpoint.size, leaf_hash(leaf), proof, checkpoint.root)

@@ -1,8 +1,8 @@
 """``stockade verify``: an auditor's check of the whole log, trusting only the site's public keys.
 
-1. The latest checkpoint must carry the log's signature (and the witnesses' cosignatures asked
-   for) and extend the last checkpoint this auditor kept (``state``). If it does not, the two
-   signed checkpoints are written to an equivocation file: portable proof that the log forked.
+1. The latest checkpoint must carry the log's signature and extend the last checkpoint this
+   auditor kept (``state``). If it provably does not, the two signed checkpoints and the proof
+   are written to an equivocation file that anyone holding the log's key can check.
 2. Every entry is fetched (entry bundles) and must hash to the checkpoint's root.
 3. The entries are replayed (``stockade.audit``): signatures, registered keys, and the trades
    and fees the matching rules give.
@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,10 +28,6 @@ class Verified:
     report: Report = field(default_factory=Report)
     equivocation: Path | None = None  # where the proof of a fork was written
 
-    @property
-    def ok(self) -> bool:
-        return self.equivocation is None and not self.report.findings
-
 
 def verify_log(client: Client, site: SiteFile, state: Path | None) -> Verified:
     watcher = client.log
@@ -45,7 +42,7 @@ def verify_log(client: Client, site: SiteFile, state: Path | None) -> Verified:
         assert state is not None  # only a kept checkpoint can be contradicted
         assert previous is not None
         proof = state.with_name(f"{state.name}.equivocation")
-        proof.write_bytes(_equivocation(previous, note, exc.message))
+        proof.write_bytes(_equivocation(previous, note, exc))
         return Verified(None, equivocation=proof)
     report = _replay(client, site, checkpoint)
     if state is not None:
@@ -68,14 +65,18 @@ def _replay(client: Client, site: SiteFile, checkpoint: Checkpoint) -> Report:
     return report
 
 
-def _equivocation(old: bytes, new: bytes, why: str) -> bytes:
-    """Two signed checkpoints that cannot both be true, each verifiable with the log's key."""
+def _equivocation(old: bytes, new: bytes, fork: ForkedLog) -> bytes:
+    """Two checkpoints signed by the log's key that cannot both be true, and the consistency
+    proof (RFC 6962, base64 lines) that leads to the later root but not to the earlier one."""
+    lines = [base64.b64encode(h) for h in fork.proof]
     return b"".join(
         (
-            b"stockade equivocation proof: " + why.encode() + b"\n\n",
+            b"stockade equivocation proof: " + fork.message.encode() + b"\n\n",
             b"-- earlier checkpoint\n",
             old,
             b"\n-- later checkpoint\n",
             new,
+            b"\n-- consistency proof\n",
+            b"".join(line + b"\n" for line in lines),
         )
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from stockade.core._storage import SavedCheckpoint
 from stockade.errors import LocalProtocolError
-from stockade.exchange import Event, OrderAccepted, OrderClosed, Trade
+from stockade.exchange import Event, OrderAccepted, OrderAmended, OrderClosed, Trade
 from stockade.keys import Identity
 from stockade.tlog import (
     ED25519,
@@ -59,7 +59,7 @@ class CoreLog:
         self._key = key
         self._blinding = key.secret.derive(BLINDING_LABEL)
         self.tree = tree if tree is not None else Tree()
-        #: open orders -> the index of the entry that placed them, for the trades that name it
+        #: open orders -> the entry that placed or last amended them, for the trades that name it
         self.order_leaf: dict[int, int] = {}
         self.last: SavedCheckpoint | None = None
         self._pseudonyms: dict[int, bytes] = {}
@@ -84,7 +84,7 @@ class CoreLog:
         first = self.tree.size
         entries: list[LogEntry] = [SignedRequest(seq, user, envelope)]
         for event in events:
-            if isinstance(event, OrderAccepted):
+            if isinstance(event, (OrderAccepted, OrderAmended)):  # its latest signed terms
                 self.order_leaf[event.order_id] = first
             elif isinstance(event, Trade):
                 entries.append(self._trade(seq, event))

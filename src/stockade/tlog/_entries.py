@@ -3,7 +3,7 @@
 Entries are msgpack arrays whose first element is an integer tag. They carry no user identity and
 no balance: an account appears as a pseudonym (16 bytes, stable per account, unlinkable to it
 without the core's blinding key), and what an operator did for an account (its label, a credited
-amount) as a salted commitment whose opening only that account's receipts carry. Orders, cancels
+amount) as a salted commitment whose opening only that command's receipt carries. Orders, cancels
 and amends carry the client's own signed request, so anyone can check that a trade is backed by
 two orders their owners signed.
 """

@@ -10,7 +10,7 @@ O(log n) stored hashes. Those levels are also exactly what the tiles of C2SP ``t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from hashlib import sha256
 from typing import Protocol
 
@@ -28,6 +28,11 @@ class ProofError(RemoteProtocolError):
     """A proof does not verify, or asks about positions that do not exist."""
 
     code = 7001
+
+
+class InconsistentTrees(ProofError):
+    """Proof that two trees cannot both be the log: equal sizes with different roots, or a
+    consistency proof that leads to the new root but not to the old one."""
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -107,23 +112,10 @@ class Tree:
         return subtree_hash(self, 0, size) if size else EMPTY_ROOT
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """As ``inclusion_proof`` over this tree, specialised: stored siblings are read straight
-        from the level arrays, and the right-edge folds of each past size are remembered (every
-        proof under one checkpoint shares them)."""
+        """``inclusion_proof`` over this tree, remembering the right-edge hashes of each past
+        size (every proof under one checkpoint shares them)."""
         self._check_size(size)
-        if not 0 <= index < size:
-            raise ProofError(f"leaf index {index} is not below tree size {size}")
-        levels, proof, level = self._levels, [], 0
-        while 1 << level < size:
-            sibling = (index >> level) ^ 1
-            start = sibling << level
-            if start + (1 << level) <= size:
-                offset = sibling * HASH_SIZE
-                proof.append(bytes(levels[level][offset : offset + HASH_SIZE]))
-            elif start < size:
-                proof.append(self._edge(start, size))
-            level += 1
-        return proof
+        return inclusion_proof(self, index, size, self._edge)
 
     def _edge(self, start: int, size: int) -> bytes:
         edges = self._edges
@@ -149,6 +141,10 @@ class HashSource(Protocol):
     def stored(self, level: int, index: int) -> bytes: ...
 
 
+#: The hash of the leaves from ``start`` to ``size`` (a right edge of the tree of ``size``).
+Edge = Callable[[int, int], bytes]
+
+
 def subtree_hash(source: HashSource, lo: int, hi: int) -> bytes:
     """MTH(D[lo:hi]). In the RFC's recursion ``lo`` is always aligned to the largest power of
     two <= hi - lo, so left halves are stored hashes and only the right edge is folded."""
@@ -160,10 +156,13 @@ def subtree_hash(source: HashSource, lo: int, hi: int) -> bytes:
     return node_hash(subtree_hash(source, lo, lo + k), subtree_hash(source, lo + k, hi))
 
 
-def inclusion_proof(source: HashSource, index: int, size: int) -> list[bytes]:
+def inclusion_proof(
+    source: HashSource, index: int, size: int, edge: Edge | None = None
+) -> list[bytes]:
     """RFC 6962 PATH(index, D[0:size]), bottom up: at each level the sibling of the leaf's
-    ancestor, a stored hash when its subtree is complete, a fold of the right edge when it is
-    cut by ``size``, nothing when it lies beyond."""
+    ancestor, a stored hash when its subtree is complete, the hash of the right edge
+    (``edge``, by default folded from stored hashes) when it is cut by ``size``, nothing when it
+    lies beyond."""
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} is not below tree size {size}")
     proof: list[bytes] = []
@@ -174,7 +173,7 @@ def inclusion_proof(source: HashSource, index: int, size: int) -> list[bytes]:
         if start + (1 << level) <= size:
             proof.append(source.stored(level, sibling))
         elif start < size:
-            proof.append(subtree_hash(source, start, size))
+            proof.append(edge(start, size) if edge else subtree_hash(source, start, size))
         level += 1
     return proof
 
@@ -237,7 +236,7 @@ def _verify_trivial_consistency(
     if proof:
         raise ProofError("a proof from the empty tree or between equal sizes must be empty")
     if old == new and old_root != new_root:
-        raise ProofError(f"two different roots for tree size {new}")
+        raise InconsistentTrees(f"two different roots for tree size {new}")
 
 
 def verify_consistency(
@@ -255,10 +254,10 @@ def verify_consistency(
     if old & (old - 1) == 0:  # a power of two: the old root is itself the first node
         proof = [old_root, *proof]
     fr, sr = _consistency_roots(old - 1, new - 1, proof)
-    if fr != old_root:
-        raise ProofError(f"the proof does not lead to the old root of size {old}")
-    if sr != new_root:
+    if sr != new_root:  # a bad proof: says nothing about the trees
         raise ProofError(f"the proof does not lead to the new root of size {new}")
+    if fr != old_root:  # hashes of the new tree that contradict the old root
+        raise InconsistentTrees(f"the tree of size {new} does not extend the one of size {old}")
 
 
 def _consistency_roots(fn: int, sn: int, proof: list[bytes]) -> tuple[bytes, bytes]:
