@@ -219,16 +219,7 @@ class Auditor:
     def _command(self, message: Message, user: AccountId | None) -> Command | None:
         match message:
             case PlaceOrderRequest() if user is not None:
-                return PlaceOrder(
-                    user,
-                    message.market,
-                    message.side,
-                    message.tif,
-                    message.qty,
-                    message.price,
-                    message.client_order_id,
-                    message.stp,
-                )
+                return message.command(user)
             case CancelOrderRequest() if user is not None:
                 oid = None if message.order_id is None else OrderId(SPREAD * message.order_id)
                 return CancelOrder(user, oid, message.client_order_id)

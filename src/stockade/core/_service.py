@@ -40,7 +40,6 @@ from stockade.exchange import (
     ListMarket,
     Order,
     OrderId,
-    PlaceOrder,
     ResultCode,
     SetMarketStatus,
     Side,
@@ -396,18 +395,7 @@ class Core:
 
         match message:
             case PlaceOrderRequest():
-                return engine(
-                    PlaceOrder(
-                        account,
-                        message.market,
-                        message.side,
-                        message.tif,
-                        message.qty,
-                        message.price,
-                        message.client_order_id,
-                        message.stp,
-                    )
-                )
+                return engine(message.command(account))
             case CancelOrderRequest():
                 oid = None if message.order_id is None else OrderId(message.order_id)
                 return engine(CancelOrder(account, oid, message.client_order_id))

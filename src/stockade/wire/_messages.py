@@ -14,11 +14,13 @@ import msgspec
 
 from stockade.exchange import (
     MAX_AMOUNT,
+    AccountId,
     Asset,
     CloseReason,
     Event,
     Market,
     MarketStatus,
+    PlaceOrder,
     SelfTrade,
     Side,
     TimeInForce,
@@ -58,6 +60,19 @@ class PlaceOrderRequest(_Msg, frozen=True, tag=1):
     price: Amount
     client_order_id: ClientOrderId | None = None
     stp: SelfTrade = SelfTrade.CANCEL_RESTING
+
+    def command(self, user: AccountId) -> PlaceOrder:
+        """The engine command this request asks for, for the account bound to its key."""
+        return PlaceOrder(
+            user,
+            self.market,
+            self.side,
+            self.tif,
+            self.qty,
+            self.price,
+            self.client_order_id,
+            self.stp,
+        )
 
 
 class _NamesOneOrder(_Msg, frozen=True):
