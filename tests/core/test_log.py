@@ -35,10 +35,8 @@ from stockade.tlog import (
     TileId,
     TradeEntry,
     Verifier,
-    decode_bundle,
     decode_entry,
     hash_tile,
-    tiles_of,
 )
 from stockade.wire import CheckpointRequest, Receipt, SignedCheckpointReply
 from tests.conftest import TEST_ORIGIN, fixed_identity, fresh_log
@@ -79,13 +77,6 @@ def trade_between(running: Running, stack: ExitStack) -> tuple[Client, Receipt, 
     return maker, resting, taker, crossing
 
 
-def all_entries(client: Client, size: int) -> list[bytes]:
-    entries: list[bytes] = []
-    for tile in tiles_of(size, -1):
-        entries += decode_bundle(client.fetch_tile(tile), tile.width)
-    return entries
-
-
 def test_receipts_are_proven_and_trades_name_both_signed_orders(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -113,7 +104,7 @@ def test_the_public_log_names_no_account_label_or_amount(sqlite_url: str, tmp_pa
         assert crossing.log is not None
         size = crossing.log.first + len(crossing.log.leaves)
         wait_for_checkpoint(maker, size)
-        raw = all_entries(maker, size)
+        raw = list(maker.log_entries(size))
     entries = [decode_entry(e) for e in raw]
     kinds = {type(e) for e in entries}
     assert {AccountOpened, KeyAdded, DepositCredited, SignedRequest, TradeEntry} <= kinds

@@ -12,7 +12,7 @@ seen.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Self, TypeVar
 
@@ -21,7 +21,7 @@ from stockade.client._sitefile import SITE_FILE, read_site_file
 from stockade.errors import StockadeError
 from stockade.exchange import Asset, Market, MarketStatus, SelfTrade, Side, TimeInForce
 from stockade.keys import Identity, PublicKey, read_secret
-from stockade.tlog import Checkpoint, TileId
+from stockade.tlog import ENTRIES, Checkpoint, TileId, decode_bundle, tiles_of
 from stockade.wire import (
     DEFAULT_TIMEOUT,
     AccountCreated,
@@ -130,6 +130,12 @@ class Client:
 
     def fetch_tile(self, tile: TileId) -> bytes:
         return self.call(TileRequest(tile.level, tile.index, tile.width), TileReply).data
+
+    def log_entries(self, size: int) -> Iterator[bytes]:
+        """Every entry of the tree of ``size``, from its entry bundles (checked by the caller
+        against a signed root)."""
+        for tile in tiles_of(size, ENTRIES):
+            yield from decode_bundle(self.fetch_tile(tile), tile.width)
 
     def checkpoint(self) -> Checkpoint:
         """The log's latest checkpoint, verified and consistent with the last one seen."""

@@ -103,11 +103,14 @@ def _check_request_entry(
     assert not isinstance(entry, TradeEntry)
     if salt is None or not check_opening(entry.commitment, salt, envelope):
         raise LogMismatch("the log entry does not commit to this request", "log")
-    key = getattr(request, "public_key", None)
-    if key is not None and getattr(entry, "public_key", None) != key:
-        raise LogMismatch("the log entry names another key than the request", "log")
-    if isinstance(request, CreditRequest) and getattr(entry, "asset", None) != request.asset:
-        raise LogMismatch("the log entry names another asset than the request", "log")
+    if isinstance(entry, (KeyAdded, KeyRemoved)):
+        assert isinstance(request, (RegisterKeyRequest, RevokeKeyRequest))  # by _COMMITTED
+        if entry.public_key != request.public_key:
+            raise LogMismatch("the log entry names another key than the request", "log")
+    if isinstance(entry, DepositCredited):
+        assert isinstance(request, CreditRequest)
+        if entry.asset != request.asset:
+            raise LogMismatch("the log entry names another asset than the request", "log")
 
 
 @dataclass(frozen=True, slots=True)

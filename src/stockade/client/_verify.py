@@ -18,7 +18,7 @@ from stockade.audit import Auditor, Finding, Report
 from stockade.client._client import Client
 from stockade.client._log import ForkedLog
 from stockade.client._sitefile import SiteFile
-from stockade.tlog import ENTRIES, Checkpoint, Tree, decode_bundle, open_checkpoint, tiles_of
+from stockade.tlog import Checkpoint, Tree, open_checkpoint
 from stockade.wire import CheckpointRequest, SignedCheckpointReply
 
 
@@ -52,12 +52,10 @@ def verify_log(client: Client, site: SiteFile, state: Path | None) -> Verified:
 
 def _replay(client: Client, site: SiteFile, checkpoint: Checkpoint) -> Report:
     operators = {key.raw for key in site.operators.values()}
-    auditor, tree, index = Auditor(site.core_key, operators), Tree(), 0
-    for tile in tiles_of(checkpoint.size, ENTRIES):
-        for entry in decode_bundle(client.fetch_tile(tile), tile.width):
-            tree.append(entry)
-            auditor.feed(index, entry)
-            index += 1
+    auditor, tree = Auditor(site.core_key, operators), Tree()
+    for index, entry in enumerate(client.log_entries(checkpoint.size)):
+        tree.append(entry)
+        auditor.feed(index, entry)
     report = auditor.finish()
     if tree.root() != checkpoint.root:
         message = "the entries served do not hash to the signed root"

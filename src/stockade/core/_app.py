@@ -44,7 +44,7 @@ def restore_core(config: CoreConfig, storage: Storage, now_ms: int) -> Core:
     if snapshot is None:
         core = Core.new(identity, operators, tlog, not_before_ms=now_ms)
     else:
-        entries = partial(_stored_entries, storage)
+        entries = partial(_stored_entries, storage, 0)
         core = Core.from_snapshot(identity, operators, tlog, snapshot, entries, now_ms)
     replayed, start = 0, tlog.tree.size
     for record in storage.journal_after(core.seq):
@@ -66,9 +66,9 @@ def restore_core(config: CoreConfig, storage: Storage, now_ms: int) -> Core:
     return core
 
 
-def _stored_entries(storage: Storage, count: int) -> list[bytes]:
+def _stored_entries(storage: Storage, start: int, end: int) -> list[bytes]:
     try:
-        return list(storage.log_entries(0, count))
+        return list(storage.log_entries(start, end))
     except LookupError as exc:  # a gap: rows deleted by hand or a damaged database
         raise JournalCorrupt(str(exc)) from None
 
@@ -79,7 +79,7 @@ def _check_log(core: Core, storage: Storage, start: int) -> None:
     tree = core.log.tree
     if storage.log_size() != tree.size:
         raise JournalCorrupt(f"the log holds {storage.log_size()} entries, the journal {tree.size}")
-    for index, stored in enumerate(_stored_entries(storage, tree.size)[start:], start):
+    for index, stored in enumerate(_stored_entries(storage, start, tree.size), start):
         if leaf_hash(stored) != tree.leaf(index):
             raise JournalCorrupt(f"log entry {index} differs from what its command produced")
     core.log.last = storage.latest_checkpoint()

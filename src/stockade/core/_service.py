@@ -51,6 +51,7 @@ from stockade.exchange import (
 from stockade.keys import BadSignature, Identity, PublicKey
 from stockade.tlog import (
     ENTRIES,
+    TILE_WIDTH,
     AccountOpened,
     DepositCredited,
     KeyAdded,
@@ -583,7 +584,7 @@ class Core:
         try:
             if last is None:
                 raise TileError("no checkpoint signed yet")
-            bound = tile_for(last.size, req.level, req.index * 256 + req.width - 1)
+            bound = tile_for(last.size, req.level, req.index * TILE_WIDTH + req.width - 1)
             if bound.index != req.index or req.width > bound.width:
                 raise TileError("the checkpointed tree has no such tile")
         except TileError as exc:
@@ -592,7 +593,7 @@ class Core:
         if req.level != ENTRIES:
             body = TileReply(hash_tile(self.log.tree, tile))
             return Outcome(env.sender, env.nonce, body, wait=True)
-        start = req.index * 256
+        start = req.index * TILE_WIDTH
         return Outcome(
             env.sender,
             env.nonce,
