@@ -8,8 +8,10 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "stockade"
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
-COMPARTMENTS = {"core", "web", "edge", "vault", "backup", "watch", "relay"}
-SHARED = {"wire", "keys", "exchange", "tlog", "audit", "bitcoin", "client"}
+COMPARTMENTS = {"core", "web", "edge", "vault", "backup", "watch", "relay", "witness"}
+SHARED = {"wire", "keys", "exchange", "tlog", "audit", "bitcoin", "client", "httpkit"}
+#: Compartments on the public side: they never touch a database (ARCHITECTURE.md, Layout).
+DATABASE_FREE = {"web", "edge", "relay"}
 PURE = {"exchange", "tlog"}
 MONEY = {"exchange", "core", "vault"}
 
@@ -42,6 +44,8 @@ def test_import_contracts_cover_every_existing_package() -> None:
     assert present & COMPARTMENTS <= _names(shared["forbidden_modules"])
     pure = contracts["Pure packages do no I/O and touch no database"]
     assert _names(pure["source_modules"]) == present & PURE
+    public = contracts["Public-facing compartments import no database code"]
+    assert _names(public["source_modules"]) == present & DATABASE_FREE
 
 
 def _python_files(packages: set[str]) -> list[Path]:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from stockade import core
+from stockade import core, relay, witness
 from stockade.client import (
     SITE_FILE,
     Client,
+    LogSource,
     OperatorClient,
     Refused,
+    RelayReader,
     StaleCheckpoint,
     read_site_file,
 )
@@ -23,12 +26,19 @@ from stockade.keys import generate, read_public, write_public, write_secret
 from stockade.site import DEFAULT_CORE_ADDRESS, SiteExists, SiteLayout, init_site
 from stockade.site._demo import run_demo, setup_listing
 from stockade.site._supervisor import Supervisor, site_children
+from stockade.tlog import NoteError, Verifier
+from stockade.wire import parse_address
+from stockade.witness import init_witness
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 operator_app = typer.Typer(
     no_args_is_help=True, help="Operator commands, signed by an operator key."
 )
 app.add_typer(operator_app, name="operator")
+witness_app = typer.Typer(no_args_is_help=True, help="An independent cosigner of checkpoints.")
+app.add_typer(witness_app, name="witness")
+relay_app = typer.Typer(no_args_is_help=True, help="A cache of the public log and market data.")
+app.add_typer(relay_app, name="relay")
 console = Console()
 
 SiteDir = Annotated[Path, typer.Argument(help="The site directory.")]
@@ -83,19 +93,64 @@ def run_core(config: Annotated[Path, typer.Argument(help="core.toml")]) -> None:
     core.main(config)
 
 
+@witness_app.command("init")
+def witness_init(
+    directory: Annotated[Path, typer.Argument(help="The witness's data directory.")],
+    name: Annotated[str, typer.Option(help="The witness's key name, e.g. witness.example.org")],
+    log: Annotated[list[str], typer.Option(help="Verifier key (vkey) of a log to follow.")],
+    listen: Annotated[str, typer.Option(help="Where to listen.")] = "tcp://127.0.0.1:7003",
+) -> None:
+    """Create a witness: a key and the logs it follows. Prints its cosigner key."""
+    try:
+        logs = [Verifier.decode(vkey) for vkey in log]
+        vkey = init_witness(directory, name, parse_address(listen), logs)
+    except (NoteError, ValueError, OSError) as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from None
+    console.print(vkey.encode())
+
+
+@witness_app.command("run")
+def witness_run(
+    directory: Annotated[Path, typer.Argument(help="The witness's directory.")],
+) -> None:
+    """Serve POST /add-checkpoint (C2SP tlog-witness) until stopped."""
+    witness.main(directory / witness.CONFIG_FILE)
+
+
+@relay_app.command("run")
+def relay_run(directory: Annotated[Path, typer.Argument(help="Holds relay.toml.")]) -> None:
+    """Pull the log and market data from core; serve them over HTTP until stopped."""
+    relay.main(directory / relay.CONFIG_FILE)
+
+
 @app.command()
 def verify(
     directory: SiteDir,
-    key: Annotated[Path, typer.Option(help="An API key of the site, to read the log with.")],
+    relay_url: Annotated[
+        str | None, typer.Option("--relay", help="Read from this relay (default: the site's).")
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option(help="Read from core itself with this API key instead.")
+    ] = None,
     state: Annotated[
         Path | None, typer.Option(help="Keeps the last checkpoint verified, between runs.")
     ] = None,
 ) -> None:
-    """Check the whole log: signatures, consistency, and every trade under the matching rules."""
+    """Check the whole log: signatures, consistency, and every trade under the matching rules;
+    read from a relay, also every market data event it serves."""
     info = read_site_file(directory / SITE_FILE)
-    with Client.from_site(directory, key) as client:
+    with ExitStack() as stack:
+        source: LogSource
+        if key is not None:
+            source = stack.enter_context(Client.from_site(directory, key))
+        elif relay_url or info.relay:
+            source = RelayReader(relay_url or info.relay or "")
+        else:
+            console.print("[red]the site names no relay: give --relay URL or --key FILE")
+            raise typer.Exit(4)
         try:
-            verified = verify_log(client, info, state)
+            verified = verify_log(source, info, state)
         except StaleCheckpoint as exc:
             console.print(f"[red]{exc.message}")
             raise typer.Exit(3) from None

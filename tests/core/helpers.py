@@ -19,6 +19,7 @@ from stockade.wire import (
     RegisterKeyRequest,
     ReplyBody,
     Request,
+    RevokeKeyRequest,
     seal,
 )
 from tests.conftest import fixed_identity, fresh_log
@@ -68,6 +69,13 @@ class CoreHarness:
 
     def fresh(self) -> Core:
         return Core.new(self.core_identity, [self.operator.public], fresh_log())
+
+    def revoked(self) -> Identity:
+        """A user key registered, then revoked: the core refuses anything it signs."""
+        carol = fixed_identity("carol")
+        self.ok(self.operator, RegisterKeyRequest(self.accounts["alice"], carol.public.raw, "c"))
+        self.ok(self.operator, RevokeKeyRequest(carol.public.raw))
+        return carol
 
     def frame(self, sender: Identity, message: Request, ts: int | None = None) -> bytes:
         nonce = next(self._nonces).to_bytes(16, "big")

@@ -13,7 +13,15 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
-from stockade.client import SITE_FILE, Client, ForkedLog, LogMismatch, LogWatcher, SiteFile
+from stockade.client import (
+    SITE_FILE,
+    Client,
+    ForkedLog,
+    LogMismatch,
+    LogWatcher,
+    SiteFile,
+    log_entries,
+)
 from stockade.core import (
     JournalCorrupt,
     LogForked,
@@ -104,7 +112,7 @@ def test_the_public_log_names_no_account_label_or_amount(sqlite_url: str, tmp_pa
         assert crossing.log is not None
         size = crossing.log.first + len(crossing.log.leaves)
         wait_for_checkpoint(maker, size)
-        raw = list(maker.log_entries(size))
+        raw = list(log_entries(maker.fetch_tile, size))
     entries = [decode_entry(e) for e in raw]
     kinds = {type(e) for e in entries}
     assert {AccountOpened, KeyAdded, DepositCredited, SignedRequest, TradeEntry} <= kinds

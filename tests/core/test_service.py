@@ -147,11 +147,13 @@ def test_public_reads_are_open_to_every_known_key(h: CoreHarness) -> None:
     assert status.invariant_violations == []
 
 
-def test_unknown_and_revoked_keys_are_refused(h: CoreHarness) -> None:
+def test_strangers_read_only_public_data_and_revoked_keys_nothing(h: CoreHarness) -> None:
     stranger = fixed_identity("stranger")
-    assert h.error(stranger, BalancesRequest()).name == "UnknownSender"
+    assert h.error(stranger, BalancesRequest()).name == "Unauthorized"
+    assert isinstance(h.ok(stranger, PingRequest()), Pong)
     h.receipt(h.operator, RevokeKeyRequest(h.bob.public.raw))
     assert h.error(h.bob, BalancesRequest()).name == "UnknownSender"
+    assert h.error(h.bob, PingRequest()).name == "UnknownSender"
     again = h.error(h.operator, RegisterKeyRequest(2, h.bob.public.raw, "again"))
     assert again.name == "KEY_ALREADY_REGISTERED"
     operator_as_user = h.error(h.operator, RegisterKeyRequest(1, h.operator.public.raw, "op"))
@@ -363,12 +365,13 @@ def test_every_request_kind_refuses_each_kind_of_bad_envelope(message: Request) 
         "FromTheFuture": h.frame(sender, message, ts=h.now_ms + WINDOW_MS + 1_000),
         "Oversize": good + bytes(MAX_REQUEST),
         "Malformed": good[: len(good) // 2],
-        "UnknownSender": h.frame(fixed_identity("nobody"), message),
+        "UnknownSender": h.frame(h.revoked(), message),
     }
     if CAPABILITIES[type(message)] != frozenset(Role):
         variants["Unauthorized"] = h.frame(intruder, message)
+        variants["Unauthorized "] = h.frame(fixed_identity("nobody"), message)
     for name, data in variants.items():
-        assert _error_of(h, data).name == name, name
+        assert _error_of(h, data).name == name.strip(), name
     h.receive(good)
     assert _error_of(h, good).name == "Replayed"
 

@@ -1,8 +1,40 @@
 """The auditor's replay, pure: given the log's entries in order, check that every order, cancel
 and amend was signed by a key registered to its pseudonym (or by an operator for listings), and
 that replaying them under the matching rules produces exactly the trades and fees the log shows.
-Used by ``stockade verify``; it trusts nothing but the site's public keys."""
+Used by ``stockade verify``; it trusts nothing but the site's public keys.
 
-from stockade.audit._replay import Auditor, Finding, Report
+``MarketFeed`` derives the public market data (trades, book levels, tickers) from the same replay,
+so relays serve it and clients recompute it."""
 
-__all__ = ["Auditor", "Finding", "Report"]
+from stockade.audit._market import (
+    DEPTH,
+    MAX_EVENTS,
+    SIDES,
+    BookView,
+    LevelChanged,
+    MarketEvent,
+    MarketFeed,
+    Ticker,
+    TradeEvent,
+    apply_event,
+    level_changes,
+)
+from stockade.audit._replay import Auditor, Finding, Observer, Report
+
+__all__ = [
+    "DEPTH",
+    "MAX_EVENTS",
+    "SIDES",
+    "Auditor",
+    "BookView",
+    "Finding",
+    "LevelChanged",
+    "MarketEvent",
+    "MarketFeed",
+    "Observer",
+    "Report",
+    "Ticker",
+    "TradeEvent",
+    "apply_event",
+    "level_changes",
+]

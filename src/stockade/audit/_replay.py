@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import msgspec
 
@@ -26,6 +27,7 @@ from stockade.exchange import (
     CompleteWithdrawal,
     Deposit,
     Engine,
+    Event,
     ListAsset,
     ListMarket,
     OrderAccepted,
@@ -88,6 +90,14 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
 
 
+class Observer(Protocol):
+    """Told of what the replay accepted, in log order (the market feed is one)."""
+
+    def applied(self, index: int, events: list[Event]) -> None: ...
+
+    def traded(self, index: int, trade: TradeEntry) -> None: ...
+
+
 class _Refused(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -95,8 +105,11 @@ class _Refused(Exception):
 
 
 class Auditor:
-    def __init__(self, core_key: PublicKey, operators: set[bytes]) -> None:
+    def __init__(
+        self, core_key: PublicKey, operators: set[bytes], observer: Observer | None = None
+    ) -> None:
         self.core_key = core_key
+        self.observer = observer
         self.operators = operators
         self.engine = Engine()
         self.report = Report()
@@ -194,6 +207,8 @@ class Auditor:
                 self._expected.append(self._trade_entry(entry.seq, event))
             elif isinstance(event, OrderClosed):
                 self._order_leaf.pop(event.order_id, None)
+        if self.observer is not None:
+            self.observer.applied(index, result.events)
 
     def _open(self, entry: SignedRequest) -> tuple[Message, bool]:
         """The signed request's message, and whether an operator signed it."""
@@ -297,6 +312,8 @@ class Auditor:
                 f"the log shows {logged}",
             )
         self.report.trades += 1
+        if self.observer is not None:
+            self.observer.traded(index, logged)
         market = self.engine.markets[logged.market].market
         buyer_fee, seller_fee = logged.taker_fee, logged.maker_fee  # each pays in what it gets
         if logged.taker_side != Side.BUY:

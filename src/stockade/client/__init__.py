@@ -8,22 +8,40 @@ from stockade.client._log import (
     NotYetCheckpointed,
     Proven,
     StaleCheckpoint,
+    log_entries,
 )
+from stockade.client._market import (
+    FeedGap,
+    FeedReordered,
+    ForgedTrade,
+    MarketDataMismatch,
+    MarketWatcher,
+)
+from stockade.client._relay import LogSource, RelayError, RelayReader
 from stockade.client._sitefile import SITE_FILE, SiteFile, SiteFileError, read_site_file
 
 __all__ = [
     "SITE_FILE",
     "Client",
+    "FeedGap",
+    "FeedReordered",
+    "ForgedTrade",
     "ForkedLog",
     "LogMismatch",
+    "LogSource",
     "LogWatcher",
+    "MarketDataMismatch",
+    "MarketWatcher",
     "NotYetCheckpointed",
     "OperatorClient",
     "Proven",
     "Refused",
+    "RelayError",
+    "RelayReader",
     "SiteFile",
     "SiteFileError",
     "StaleCheckpoint",
     "expect",
+    "log_entries",
     "read_site_file",
 ]

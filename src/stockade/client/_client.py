@@ -12,16 +12,17 @@ seen.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self, TypeVar
 
 from stockade.client._log import LogMismatch, LogWatcher, Proven
+from stockade.client._relay import LogSource, RelayReader
 from stockade.client._sitefile import SITE_FILE, read_site_file
 from stockade.errors import StockadeError
 from stockade.exchange import Asset, Market, MarketStatus, SelfTrade, Side, TimeInForce
 from stockade.keys import Identity, PublicKey, read_secret
-from stockade.tlog import ENTRIES, Checkpoint, TileId, decode_bundle, tiles_of
+from stockade.tlog import Checkpoint, TileId
 from stockade.wire import (
     DEFAULT_TIMEOUT,
     AccountCreated,
@@ -100,18 +101,29 @@ class Client:
         clock: Callable[[], float] = time.time,
         timeout: float = DEFAULT_TIMEOUT,
         log: LogWatcher | None = None,
+        source: LogSource | None = None,
     ) -> None:
         self.channel = Channel(address, identity, core_key, clock, timeout)
         self.log = log
+        #: where checkpoints and tiles are read: a relay, or by default core itself
+        self.source: LogSource = source or self
 
     @classmethod
     def from_site(cls, site: Path, key_file: Path, timeout: float = DEFAULT_TIMEOUT) -> Self:
         """Connect to the site described by ``site/site.toml`` with the key in ``key_file``;
-        receipts are checked against the site's log."""
+        receipts are checked against the site's log, read from the site's relay if it names one
+        (with the witnesses' cosignatures the site requires)."""
         info = read_site_file(site / SITE_FILE)
         identity = read_secret(key_file)
-        watcher = LogWatcher(info.log)
-        return cls(info.core_address, identity, info.core_key, timeout=timeout, log=watcher)
+        source = None if info.relay is None else RelayReader(info.relay, timeout)
+        return cls(
+            info.core_address,
+            identity,
+            info.core_key,
+            timeout=timeout,
+            log=info.log_watcher(),
+            source=source,
+        )
 
     def call(self, request: Request, kind: type[_B]) -> _B:
         return expect(self.channel.call(request), kind)
@@ -131,16 +143,13 @@ class Client:
     def fetch_tile(self, tile: TileId) -> bytes:
         return self.call(TileRequest(tile.level, tile.index, tile.width), TileReply).data
 
-    def log_entries(self, size: int) -> Iterator[bytes]:
-        """Every entry of the tree of ``size``, from its entry bundles (checked by the caller
-        against a signed root)."""
-        for tile in tiles_of(size, ENTRIES):
-            yield from decode_bundle(self.fetch_tile(tile), tile.width)
+    def checkpoint_note(self) -> bytes:
+        return self.call(CheckpointRequest(), SignedCheckpointReply).note
 
     def checkpoint(self) -> Checkpoint:
         """The log's latest checkpoint, verified and consistent with the last one seen."""
-        note = self.call(CheckpointRequest(), SignedCheckpointReply).note
-        return self._watcher().accept_checkpoint(note, self.fetch_tile)
+        source = self.source
+        return self._watcher().accept_checkpoint(source.checkpoint_note(), source.fetch_tile)
 
     def prove(self, receipt: Receipt | AccountCreated) -> list[Proven]:
         """Inclusion proofs of a receipt's entries under a newer verified checkpoint."""
@@ -150,9 +159,8 @@ class Client:
         last = ref.first + len(ref.leaves) - 1
         if watcher.checkpoint is None or watcher.checkpoint.size <= last:
             self.checkpoint()
-        return [
-            watcher.prove(ref.first + i, leaf, self.fetch_tile) for i, leaf in enumerate(ref.leaves)
-        ]
+        fetch = self.source.fetch_tile
+        return [watcher.prove(ref.first + i, leaf, fetch) for i, leaf in enumerate(ref.leaves)]
 
     def _watcher(self) -> LogWatcher:
         if self.log is None:

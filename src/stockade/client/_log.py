@@ -13,14 +13,18 @@ a fact the engine did not produce.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from stockade.errors import RemoteProtocolError
 from stockade.exchange import Trade
 from stockade.tlog import (
+    ENTRIES,
+    TILE_WIDTH,
     AccountOpened,
     Checkpoint,
+    CheckpointError,
     DepositCredited,
     InconsistentTrees,
     KeyAdded,
@@ -35,10 +39,13 @@ from stockade.tlog import (
     Verifier,
     check_opening,
     consistency_proof,
+    decode_bundle,
     decode_entry,
     inclusion_proof,
     leaf_hash,
     open_checkpoint,
+    tile_for,
+    tiles_of,
     verify_consistency,
     verify_inclusion,
 )
@@ -53,6 +60,9 @@ from stockade.wire import (
 )
 
 FetchTile = Callable[[TileId], bytes]
+#: Witnesses cosign about every second while a relay asks them; a checkpoint whose required
+#: cosignatures are all older than this is refused as stale (a relay replaying an old view).
+MAX_COSIGNATURE_AGE_S = 60.0
 
 
 class LogMismatch(RemoteProtocolError):
@@ -86,6 +96,13 @@ _COMMITTED: dict[type[Request], type[LogEntry]] = {
     RevokeKeyRequest: KeyRemoved,
     CreditRequest: DepositCredited,
 }
+
+
+def log_entries(fetch: FetchTile, size: int) -> Iterator[bytes]:
+    """Every entry of the tree of ``size``, from its entry bundles (the caller checks them
+    against a signed root)."""
+    for tile in tiles_of(size, ENTRIES):
+        yield from decode_bundle(fetch(tile), tile.width)
 
 
 def _check_request_entry(
@@ -125,10 +142,19 @@ class Proven:
 class LogWatcher:
     """One client's view of the log: the last checkpoint it accepted, and the checks above."""
 
-    def __init__(self, log: Verifier, witnesses: tuple[Verifier, ...] = (), need: int = 0) -> None:
+    def __init__(
+        self,
+        log: Verifier,
+        witnesses: tuple[Verifier, ...] = (),
+        need: int = 0,
+        max_age_s: float = MAX_COSIGNATURE_AGE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.log = log
         self.witnesses = witnesses
         self.need = need
+        self.max_age_s = max_age_s
+        self.clock = clock
         self.checkpoint: Checkpoint | None = None
         self._tiles: TileHashes | None = None
 
@@ -155,8 +181,9 @@ class LogWatcher:
 
     def accept_checkpoint(self, note: bytes, fetch: FetchTile) -> Checkpoint:
         """Verify a signed checkpoint and its consistency with the last one accepted."""
-        new = open_checkpoint(note, self.log, self.witnesses, self.need).checkpoint
-        old = self.checkpoint
+        # The log's signature first: a fork the log signed is proof against it, cosigned or not.
+        opened = open_checkpoint(note, self.log, self.witnesses)
+        new, old = opened.checkpoint, self.checkpoint
         if old is not None:
             if new.size < old.size:
                 raise StaleCheckpoint(
@@ -172,15 +199,40 @@ class LogWatcher:
             except (ProofError, TileError) as exc:  # bad tiles, or a fork they hide: retry
                 message = f"consistency with size {old.size} not shown: {exc.message}"
                 raise LogMismatch(message, "checkpoint") from None
+        self._check_cosigned(opened.cosigners)
         self.checkpoint = new
         return new
 
-    def prove(self, index: int, leaf: bytes, fetch: FetchTile) -> Proven:
-        """Show that ``leaf`` is entry ``index`` of the tree of the accepted checkpoint."""
+    def _check_cosigned(self, cosigners: dict[str, int]) -> None:
+        """At least ``need`` witnesses cosigned, the ``need``-th most recent within the age."""
+        if len(cosigners) < self.need:
+            message = f"the checkpoint carries {len(cosigners)} of the {self.need} cosignatures"
+            raise CheckpointError(f"{message} required", "cosignatures")
+        if self.need:
+            age = sorted(self.clock() - t for t in cosigners.values())[self.need - 1]
+            if age > self.max_age_s:
+                raise StaleCheckpoint(f"stale checkpoint: cosigned {age:.0f} s ago", "checkpoint")
+
+    def prove_index(self, index: int, fetch: FetchTile) -> Proven:
+        """Entry ``index`` as the tiles give it, proven under the accepted checkpoint."""
+        checkpoint = self._covering(index)
+        tile = tile_for(checkpoint.size, ENTRIES, index)
+        try:
+            leaf = decode_bundle(fetch(tile), tile.width)[index % TILE_WIDTH]
+        except TileError as exc:
+            raise LogMismatch(f"entry {index} not served: {exc.message}", "log") from None
+        return self.prove(index, leaf, fetch)
+
+    def _covering(self, index: int) -> Checkpoint:
         checkpoint = self.checkpoint
         if checkpoint is None or index >= checkpoint.size:
             message = f"no accepted checkpoint covers entry {index} yet"
             raise NotYetCheckpointed(message, "checkpoint")
+        return checkpoint
+
+    def prove(self, index: int, leaf: bytes, fetch: FetchTile) -> Proven:
+        """Show that ``leaf`` is entry ``index`` of the tree of the accepted checkpoint."""
+        checkpoint = self._covering(index)
         if self._tiles is None or self._tiles.size != checkpoint.size:
             self._tiles = TileHashes(checkpoint.size, fetch)  # tiles are immutable: keep them
         tiles = self._tiles

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from stockade.client._log import LogWatcher
 from stockade.keys import PublicKey, check_name
-from stockade.tlog import NoteError, Verifier
+from stockade.tlog import COSIGNATURE_V1, NoteError, Verifier
 from stockade.wire import Address, parse_address
 
 #: The site file's name inside a site directory.
@@ -25,6 +26,20 @@ class SiteFile:
     core_key: PublicKey
     operators: dict[str, PublicKey]
     log: Verifier  # the transparency log's origin and checkpoint key
+    #: witnesses whose cosignatures clients look for, and how many a checkpoint must carry
+    witnesses: tuple[Verifier, ...] = field(default=())
+    need: int = 0
+    relay: str | None = None  # http:// URL of a relay serving the log and market data
+
+    def __post_init__(self) -> None:
+        if any(w.algorithm != COSIGNATURE_V1 for w in self.witnesses):
+            raise ValueError("a witness key is a cosignature/v1 key")
+        if not 0 <= self.need <= len(self.witnesses):
+            raise ValueError("need is between 0 and the number of witnesses")
+
+    def log_watcher(self) -> LogWatcher:
+        """A fresh view of this site's log, requiring the cosignatures the site file asks for."""
+        return LogWatcher(self.log, self.witnesses, self.need)
 
     def render(self) -> str:
         lines = [
@@ -38,8 +53,12 @@ class SiteFile:
             "",
             "[log]",
             f'verifier = "{self.log.encode()}"',
+            "witnesses = [" + ", ".join(f'"{w.encode()}"' for w in self.witnesses) + "]",
+            f"need = {self.need}",
             "",
         ]
+        if self.relay is not None:
+            lines += ["[relay]", f'url = "{self.relay}"', ""]
         for name, key in sorted(self.operators.items()):
             lines += [f"[operators.{check_name(name)}]", f'public_key = "{key.hex()}"', ""]
         return "\n".join(lines)
@@ -58,6 +77,17 @@ def read_site_file(path: Path) -> SiteFile:
                 for n, v in doc.get("operators", {}).items()
             },
             log=Verifier.decode(doc["log"]["verifier"]),
+            witnesses=tuple(Verifier.decode(v) for v in doc["log"].get("witnesses", [])),
+            need=int(doc["log"].get("need", 0)),
+            relay=_relay_url(doc.get("relay", {}).get("url")),
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, NoteError) as exc:
         raise SiteFileError(f"cannot read site file {path}: {exc}") from None
+
+
+def _relay_url(url: object) -> str | None:
+    if url is None:
+        return None
+    if not isinstance(url, str) or not url.startswith("http://"):
+        raise ValueError("[relay] url is an http:// URL")
+    return url

@@ -1,11 +1,14 @@
 """``stockade verify``: an auditor's check of the whole log, trusting only the site's public keys.
 
-1. The latest checkpoint must carry the log's signature and extend the last checkpoint this
-   auditor kept (``state``). If it provably does not, the two signed checkpoints and the proof
-   are written to an equivocation file that anyone holding the log's key can check.
-2. Every entry is fetched (entry bundles) and must hash to the checkpoint's root.
+1. The latest checkpoint must carry the log's signature (and the witnesses' cosignatures the site
+   requires) and extend the last checkpoint this auditor kept (``state``). If it provably does
+   not, the two signed checkpoints and the proof go to an equivocation file that anyone holding
+   the log's key can check.
+2. Every entry is fetched (entry bundles) and must hash to the checkpoint's root; if not, each
+   entry that differs from the log's own leaf hashes is named.
 3. The entries are replayed (``stockade.audit``): signatures, registered keys, and the trades
    and fees the matching rules give.
+4. Read from a relay, the relay's market data must be exactly what the replay derives.
 """
 
 from __future__ import annotations
@@ -14,12 +17,27 @@ import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stockade.audit import Auditor, Finding, Report
-from stockade.client._client import Client
-from stockade.client._log import ForkedLog
+from stockade.audit import MAX_EVENTS, Finding, MarketEvent, MarketFeed, Report, TradeEvent
+from stockade.client._log import ForkedLog, log_entries
+from stockade.client._relay import LogSource, RelayError, RelayReader
 from stockade.client._sitefile import SiteFile
-from stockade.tlog import Checkpoint, Tree, open_checkpoint
-from stockade.wire import CheckpointRequest, SignedCheckpointReply
+from stockade.tlog import (
+    ENTRIES,
+    TILE_WIDTH,
+    Checkpoint,
+    EntryError,
+    TileError,
+    TileHashes,
+    Tree,
+    decode_bundle,
+    decode_entry,
+    open_checkpoint,
+    subtree_hash,
+    tile_for,
+)
+
+#: Findings reported per market before the rest are summed up.
+MAX_MARKET_FINDINGS = 20
 
 
 @dataclass
@@ -29,38 +47,112 @@ class Verified:
     equivocation: Path | None = None  # where the proof of a fork was written
 
 
-def verify_log(client: Client, site: SiteFile, state: Path | None) -> Verified:
-    watcher = client.log
-    assert watcher is not None, "a client made from a site file checks the log"
+def verify_log(source: LogSource, site: SiteFile, state: Path | None) -> Verified:
+    watcher = site.log_watcher()
     previous = state.read_bytes() if state is not None and state.exists() else None
     if previous is not None:
         watcher.checkpoint = open_checkpoint(previous, site.log).checkpoint
-    note = client.call(CheckpointRequest(), SignedCheckpointReply).note
+    note = source.checkpoint_note()
     try:
-        checkpoint = watcher.accept_checkpoint(note, client.fetch_tile)
+        checkpoint = watcher.accept_checkpoint(note, source.fetch_tile)
     except ForkedLog as exc:
         assert state is not None  # only a kept checkpoint can be contradicted
         assert previous is not None
         proof = state.with_name(f"{state.name}.equivocation")
         proof.write_bytes(_equivocation(previous, note, exc))
         return Verified(None, equivocation=proof)
-    report = _replay(client, site, checkpoint)
+    feed = MarketFeed(site.core_key, {key.raw for key in site.operators.values()})
+    report = _replay(source, feed, checkpoint)
+    if isinstance(source, RelayReader):
+        for market in feed.markets:
+            report.findings += market_findings(source, feed, market, checkpoint.size)
     if state is not None:
         state.write_bytes(note)
     return Verified(checkpoint, report)
 
 
-def _replay(client: Client, site: SiteFile, checkpoint: Checkpoint) -> Report:
-    operators = {key.raw for key in site.operators.values()}
-    auditor, tree = Auditor(site.core_key, operators), Tree()
-    for index, entry in enumerate(client.log_entries(checkpoint.size)):
+def _replay(source: LogSource, feed: MarketFeed, checkpoint: Checkpoint) -> Report:
+    tree = Tree()
+    for index, entry in enumerate(log_entries(source.fetch_tile, checkpoint.size)):
         tree.append(entry)
-        auditor.feed(index, entry)
-    report = auditor.finish()
+        feed.feed(index, entry)
+    report = feed.auditor.finish()
     if tree.root() != checkpoint.root:
-        message = "the entries served do not hash to the signed root"
-        report.findings.append(Finding(checkpoint.size, "entries-differ", message))
+        report.findings += _altered(source, checkpoint, tree)
     return report
+
+
+def _altered(source: LogSource, checkpoint: Checkpoint, served: Tree) -> list[Finding]:
+    """The entries that differ from the log's leaf hashes, when the hash tiles are the signed
+    tree's; else one finding for the whole log."""
+    tiles = TileHashes(checkpoint.size, source.fetch_tile)
+    try:
+        authentic = subtree_hash(tiles, 0, checkpoint.size) == checkpoint.root
+    except TileError:
+        authentic = False
+    if not authentic:
+        message = "neither the entries nor the hash tiles served hash to the signed root"
+        return [Finding(checkpoint.size, "entries-differ", message)]
+    message = "the entry served is not the log's: altered or forged by whoever served it"
+    return [
+        Finding(i, "entry-altered", message)
+        for i in range(checkpoint.size)
+        if tiles.stored(0, i) != served.stored(0, i)
+    ]
+
+
+def market_findings(relay: RelayReader, feed: MarketFeed, market: str, size: int) -> list[Finding]:
+    """Compare the relay's events for ``market`` (up to the verified size) with the replay's."""
+    theirs: list[MarketEvent] = []
+    while True:
+        page = relay.events(market, len(theirs))
+        theirs += page
+        if len(page) < MAX_EVENTS:
+            break
+    theirs = [e for e in theirs if e.log_index < size]
+    mine = feed.events(market, 0, len(feed.markets[market].events))
+    where = {event: position for position, event in enumerate(mine)}
+    findings = []
+    for position, event in enumerate(theirs):
+        if position < len(mine) and mine[position] == event:
+            continue
+        findings.append(_market_finding(relay, size, event, where.get(event)))
+    if len(theirs) < len(mine):
+        missing = len(mine) - len(theirs)
+        message = f"{market}: the relay left out {missing} event(s) the log gives"
+        findings.append(Finding(mine[len(theirs)].log_index, "market-data-dropped", message))
+    if len(findings) > MAX_MARKET_FINDINGS:
+        more = len(findings) - MAX_MARKET_FINDINGS
+        findings = findings[:MAX_MARKET_FINDINGS]
+        findings.append(Finding(size, "market-data-differs", f"{market}: {more} more"))
+    return findings
+
+
+def _market_finding(
+    relay: RelayReader, size: int, event: MarketEvent, position: int | None
+) -> Finding:
+    where = f"{event.market} event {event.seq}"
+    if position is not None:
+        message = f"{where} is the log's event {position + 1}, relayed out of order"
+        return Finding(event.log_index, "market-data-reordered", message)
+    if isinstance(event, TradeEvent):
+        message = (
+            f"{where}: the relay shows trade {event.trade_id} ({event.qty} at {event.price}) "
+            f"that the log does not hold; entry {event.log_index} is "
+            f"{_describe(relay, size, event.log_index)}"
+        )
+        return Finding(event.log_index, "forged-trade", message)
+    return Finding(event.log_index, "market-data-forged", f"{where} is not what the log gives")
+
+
+def _describe(source: LogSource, size: int, index: int) -> str:
+    """What the log holds at ``index`` (read again: verify keeps no entries)."""
+    try:
+        tile = tile_for(size, ENTRIES, index)
+        entry = decode_entry(decode_bundle(source.fetch_tile(tile), tile.width)[index % TILE_WIDTH])
+    except (TileError, EntryError, RelayError) as exc:
+        return f"unreadable ({exc.message})"
+    return f"a {type(entry).__name__} at sequence {entry.seq}"
 
 
 def _equivocation(old: bytes, new: bytes, fork: ForkedLog) -> bytes:

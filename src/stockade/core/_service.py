@@ -58,9 +58,9 @@ from stockade.tlog import (
     KeyRemoved,
     TileError,
     TileId,
+    check_tile_within,
     encode_bundle,
     hash_tile,
-    tile_for,
 )
 from stockade.wire import (
     MAX_REQUEST,
@@ -172,6 +172,14 @@ def _result_error(code: ResultCode, order_id: OrderId | None = None) -> ErrorInf
 
 def _core_error(code: CoreCode, message: str, field: str | None = None) -> ErrorInfo:
     return _error(int(code), code.name, message, field)
+
+
+def _public_key(raw: bytes) -> PublicKey | None:
+    """A stranger's key, not cached (anyone can make many); None if it is not a valid key."""
+    try:
+        return PublicKey(raw)
+    except ValueError:
+        return None
 
 
 def wire_error(exc: WireError) -> ErrorInfo:
@@ -306,11 +314,13 @@ class Core:
         return core
 
     def _lookup(self, key: bytes) -> PublicKey | None:
+        """The key to check a sender's signature with: an operator's, a live user's, or (for
+        public reads) any key never registered. Revoked keys are refused outright."""
         operator = self.operators.get(key)
         if operator is not None:
             return operator
         if self.registry.active_account(key) is None:
-            return None
+            return None if key in self.registry.keys else _public_key(key)
         public = self._user_keys.get(key)
         if public is None:
             public = self._user_keys[key] = PublicKey(key)
@@ -320,8 +330,7 @@ class Core:
         if key in self.operators:
             return Role.OPERATOR, AccountId(0)
         account = self.registry.active_account(key)
-        assert account is not None, "only called for keys the opener accepted"
-        return Role.USER, account
+        return (Role.PUBLIC, AccountId(0)) if account is None else (Role.USER, account)
 
     # ------------------------------------------------------------------ entry points
 
@@ -584,9 +593,7 @@ class Core:
         try:
             if last is None:
                 raise TileError("no checkpoint signed yet")
-            bound = tile_for(last.size, req.level, req.index * TILE_WIDTH + req.width - 1)
-            if bound.index != req.index or req.width > bound.width:
-                raise TileError("the checkpointed tree has no such tile")
+            check_tile_within(tile, last.size)
         except TileError as exc:
             error = _core_error(CoreCode.NO_SUCH_TILE, exc.message, "width")
             return Outcome(env.sender, env.nonce, error, wait=True)

@@ -10,13 +10,18 @@ import os
 import secrets
 from pathlib import Path
 
-from stockade.client import SiteFile
+from stockade.client import SITE_FILE, SiteFile
 from stockade.keys import Identity, check_name, generate, write_public, write_secret
+from stockade.relay import CONFIG_FILE as RELAY_CONFIG
+from stockade.relay import render_config as render_relay
 from stockade.site._layout import SiteLayout
 from stockade.tlog import ED25519, Verifier
 from stockade.wire import parse_address
+from stockade.witness import init_witness
 
 DEFAULT_CORE_ADDRESS = "tcp://127.0.0.1:7001"
+DEFAULT_RELAY_ADDRESS = "tcp://127.0.0.1:7002"
+DEFAULT_WITNESS_ADDRESS = "tcp://127.0.0.1:7003"
 
 
 class SiteExists(Exception):
@@ -36,6 +41,8 @@ def init_site(
     clients: tuple[str, ...] = (),
     core_address: str = DEFAULT_CORE_ADDRESS,
     database: str | None = None,
+    relay_address: str = DEFAULT_RELAY_ADDRESS,
+    witness_address: str = DEFAULT_WITNESS_ADDRESS,
 ) -> SiteFile:
     layout = SiteLayout(root)
     if layout.site_file.exists() or layout.core_config.exists():
@@ -76,13 +83,25 @@ def init_site(
         f'log_origin = "{origin}"\n'
         "snapshot_every_s = 60\n"
     )
+    log = Verifier(origin, ED25519, log_key.public.raw)
+    witness_at = parse_address(witness_address)
+    witness_name = f"witness.stockade.invalid/{name}/{secrets.token_hex(4)}"
+    witness = init_witness(layout.witness, witness_name, witness_at, [log])
+    relay_at = parse_address(relay_address)
     site = SiteFile(
         name=name,
         core_address=address,
         core_key=core_identity.public,
         operators={op: key.public for op, key in operator_keys.items()},
-        log=Verifier(origin, ED25519, log_key.public.raw),
+        log=log,
+        witnesses=(witness,),
+        need=1,
+        relay=f"http://{relay_at.host}:{relay_at.port}",
     )
-    layout.site_file.write_text(site.render())
-    os.chmod(layout.site_file, 0o644)
+    for path in (layout.site_file, layout.relay / SITE_FILE):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(site.render())
+        os.chmod(path, 0o644)
+    witness_url = f"http://{witness_at.host}:{witness_at.port}"
+    (layout.relay / RELAY_CONFIG).write_text(render_relay(relay_at, [(witness_url, witness)]))
     return site

@@ -4,6 +4,9 @@ SITE/
   site.toml            public: addresses and public keys, safe to hand to any client
   core/                core's data directory (0700): core.toml, core.key, log.key, core.db, logs,
                        operators/*.pub (core's own copies of the operator public keys)
+  witness/             a witness's data directory (0700): witness.toml, witness.key, witness.db;
+                       in production, run by someone else
+  relay/               the relay's directory: relay.toml and a copy of site.toml, no secret
   operators/           operator secret keys (0700); in production, each on its owner's device
   clients/             demo users' API keys (0700); in production, on the users' machines
 """
@@ -31,6 +34,14 @@ class SiteLayout:
     @property
     def core_config(self) -> Path:
         return self.core / "core.toml"
+
+    @property
+    def witness(self) -> Path:
+        return self.root / "witness"
+
+    @property
+    def relay(self) -> Path:
+        return self.root / "relay"
 
     @property
     def operators(self) -> Path:

@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import IO
 
 from stockade.core import load_config
+from stockade.relay import CONFIG_FILE as RELAY_CONFIG
+from stockade.relay import load_config as load_relay_config
 from stockade.site._layout import SiteLayout
 from stockade.wire import Address
+from stockade.witness import CONFIG_FILE as WITNESS_CONFIG
+from stockade.witness import load_config as load_witness_config
 
 #: Seconds between a crash and the restart, doubling up to the cap while crashes continue.
 BACKOFF_START, BACKOFF_CAP = 0.5, 10.0
@@ -62,9 +66,34 @@ def child_environment() -> dict[str, str]:
 
 
 def site_children(layout: SiteLayout) -> list[ChildSpec]:
-    config = load_config(layout.core_config)
-    argv = [sys.executable, "-m", "stockade", "run-core", str(layout.core_config)]
-    return [ChildSpec("core", argv, layout.core, config.log_file, config.listen[0])]
+    """Core, then the witness, then the relay (which pulls from core and asks the witness)."""
+    stockade = [sys.executable, "-m", "stockade"]
+    core = load_config(layout.core_config)
+    witness = load_witness_config(layout.witness / WITNESS_CONFIG)
+    relay = load_relay_config(layout.relay / RELAY_CONFIG)
+    return [
+        ChildSpec(
+            "core",
+            [*stockade, "run-core", str(layout.core_config)],
+            layout.core,
+            core.log_file,
+            core.listen[0],
+        ),
+        ChildSpec(
+            "witness",
+            [*stockade, "witness", "run", str(layout.witness)],
+            layout.witness,
+            witness.log_file,
+            witness.listen,
+        ),
+        ChildSpec(
+            "relay",
+            [*stockade, "relay", "run", str(layout.relay)],
+            layout.relay,
+            relay.log_file,
+            relay.listen,
+        ),
+    ]
 
 
 def is_listening(address: Address, timeout: float = 0.2) -> bool:

@@ -105,6 +105,14 @@ def tile_for(size: int, level: int, index: int) -> TileId:
     return TileId(level, tile, min(TILE_WIDTH, nodes - tile * TILE_WIDTH))
 
 
+def check_tile_within(tile: TileId, size: int) -> None:
+    """Raise ``TileError`` unless the tree of ``size`` has ``tile`` (a partial tile of a smaller
+    width included: tiles never change once their hashes exist)."""
+    bound = tile_for(size, tile.level, tile.index * TILE_WIDTH + tile.width - 1)
+    if bound.index != tile.index or tile.width > bound.width:
+        raise TileError(f"a tree of size {size} has no such tile", "width")
+
+
 def encode_bundle(entries: list[bytes]) -> bytes:
     out = bytearray()
     for entry in entries:

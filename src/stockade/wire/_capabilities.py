@@ -1,8 +1,9 @@
 """Who may send what. One table, checked for every message after its signature.
 
-A role is bound to a key by the receiver (pinned operator keys, registered user keys). User requests
-never name an account: the receiver acts for the account bound to the signing key. Anything not in
-the table is refused.
+A role is bound to a key by the receiver (pinned operator keys, registered user keys; any other key
+that was never registered is PUBLIC, so a relay can read the public log with a throwaway key). User
+requests never name an account: the receiver acts for the account bound to the signing key.
+Anything not in the table is refused.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from stockade.wire._messages import (
 class Role(StrEnum):
     OPERATOR = "operator"  # pinned in core's configuration; later: M-of-N quorum commands
     USER = "user"  # an API key registered to one account
+    PUBLIC = "public"  # a key the receiver never registered: public data only
 
 
 _USER = frozenset({Role.USER})

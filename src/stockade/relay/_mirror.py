@@ -1,0 +1,136 @@
+"""What a relay keeps: the log's entries, its tree, the checkpoint it serves (with witnesses'
+cosignatures) and the market feed derived from the entries. No I/O: the puller feeds it.
+
+The relay checks what it relays: a checkpoint must carry the log's signature, and the entries it
+pulled must hash to that checkpoint's root, or it keeps serving the last good one. A relay that
+skipped these checks could still not fool a client (clients check the same things); it would only
+relay what they refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from stockade.audit import MarketFeed
+from stockade.client import SiteFile
+from stockade.tlog import (
+    ENTRIES,
+    TILE_WIDTH,
+    Checkpoint,
+    CheckpointError,
+    Note,
+    NoteError,
+    TileError,
+    TileId,
+    Tree,
+    Verifier,
+    check_tile_within,
+    decode_bundle,
+    encode_bundle,
+    hash_tile,
+    open_checkpoint,
+    parse_note,
+)
+
+FetchTile = Callable[[TileId], bytes]
+
+
+class MirrorRefused(Exception):
+    """What the log's server sent does not check out; the relay keeps its last good state."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """The checkpoint a relay serves, as one immutable value swapped in whole."""
+
+    checkpoint: Checkpoint
+    note: Note  # the log's signature, then any witnesses' cosignatures
+
+    def encode(self) -> bytes:
+        return self.note.encode()
+
+
+class Mirror:
+    def __init__(self, site: SiteFile, witnesses: tuple[Verifier, ...] = ()) -> None:
+        self.log = site.log
+        self.witnesses = witnesses
+        self.tree = Tree()
+        self.entries: list[bytes] = []
+        self.feed = MarketFeed(site.core_key, {key.raw for key in site.operators.values()})
+        self.served: Served | None = None
+
+    @property
+    def size(self) -> int:
+        return 0 if self.served is None else self.served.checkpoint.size
+
+    def advance(self, signed: bytes, fetch: FetchTile) -> bool:
+        """Take a newer checkpoint from the log's server, pulling the entries it adds. Returns
+        whether the served checkpoint changed; raises ``MirrorRefused`` if it does not verify."""
+        try:
+            opened = open_checkpoint(signed, self.log)
+        except (CheckpointError, NoteError) as exc:
+            raise MirrorRefused(f"checkpoint refused: {exc.message}") from None
+        checkpoint = opened.checkpoint
+        served = self.served
+        if served is not None and checkpoint.size <= served.checkpoint.size:
+            if checkpoint.size == self.size and checkpoint.root != served.checkpoint.root:
+                raise MirrorRefused("the log signed two roots for one size")
+            return False
+        new = self._pull(checkpoint.size, fetch)
+        tree = self.tree
+        start = tree.size
+        tree.extend(new)
+        if tree.root(checkpoint.size) != checkpoint.root:
+            self._truncate(start)
+            raise MirrorRefused("the entries served do not hash to the signed root")
+        self.entries.extend(new)
+        for offset, entry in enumerate(new):
+            self.feed.feed(start + offset, entry)
+        self.served = Served(checkpoint, opened.note)
+        return True
+
+    def _pull(self, size: int, fetch: FetchTile) -> list[bytes]:
+        have = len(self.entries)
+        new: list[bytes] = []
+        for index in range(have // TILE_WIDTH, (size + TILE_WIDTH - 1) // TILE_WIDTH):
+            width = min(TILE_WIDTH, size - index * TILE_WIDTH)
+            try:
+                bundle = decode_bundle(fetch(TileId(ENTRIES, index, width)), width)
+            except TileError as exc:
+                raise MirrorRefused(f"entry bundle {index} refused: {exc.message}") from None
+            skip = max(0, have - index * TILE_WIDTH)
+            new.extend(bundle[skip:])
+        return new
+
+    def _truncate(self, size: int) -> None:
+        """Forget leaves appended past ``size`` (entries that did not match the root)."""
+        tree = Tree()
+        tree.extend(self.entries[:size])
+        self.tree = tree
+
+    def cosigned(self, lines: list[bytes]) -> None:
+        """Add witnesses' cosignature lines to the served checkpoint: each must verify."""
+        served = self.served
+        if served is None:
+            return
+        note = served.note
+        for line in lines:
+            try:
+                signature = parse_note(b"x\n\n" + line).signatures[0]
+                extra = Note(note.text, (signature,))
+                if not extra.verified_by(list(self.witnesses)):
+                    continue  # from a key this relay was not told of
+            except NoteError:
+                continue
+            note = note.with_signature(signature)
+        if self.served is served:
+            self.served = Served(served.checkpoint, note)
+
+    def tile(self, tile: TileId) -> bytes:
+        """A tile of the served tree; ``TileError`` if it has no such tile."""
+        check_tile_within(tile, self.size)
+        if tile.level != ENTRIES:
+            return hash_tile(self.tree, tile)
+        start = tile.index * TILE_WIDTH
+        return encode_bundle(self.entries[start : start + tile.width])

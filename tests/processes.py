@@ -1,0 +1,85 @@
+"""Real processes for tests: free loopback ports, sites on them, children started and stopped."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from stockade.site import SiteLayout, child_environment, init_site
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def new_site(root: Path, clients: tuple[str, ...] = (), database: str | None = None) -> SiteLayout:
+    """A site whose core, relay and witness listen on free loopback ports."""
+    init_site(
+        root,
+        clients=clients,
+        core_address=f"tcp://127.0.0.1:{free_port()}",
+        database=database,
+        relay_address=f"tcp://127.0.0.1:{free_port()}",
+        witness_address=f"tcp://127.0.0.1:{free_port()}",
+    )
+    return SiteLayout(root)
+
+
+def spawn(args: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``python -m stockade ARGS`` with the supervisor's minimal environment."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stockade", *args],
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=child_environment(),
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+def http_get(url: str, path: str, timeout: float = 5) -> tuple[int, bytes]:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request("GET", path)
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()
+
+
+def http_post(url: str, path: str, body: bytes, timeout: float = 5) -> tuple[int, str, bytes]:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request("POST", path, body)
+        answer = conn.getresponse()
+        return answer.status, answer.getheader("Content-Type", ""), answer.read()
+    finally:
+        conn.close()
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or condition}")

@@ -1,0 +1,98 @@
+"""An honest relay in a running site: clients prove their trades through it under a witness's
+cosignature, its market data is the engine's book and trades, `stockade verify` reads it, and
+its directory and environment hold nothing secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stockade.client import MarketWatcher, RelayReader
+from stockade.exchange import Side, TimeInForce, Trade
+from stockade.keys import generate
+from stockade.tlog import open_checkpoint
+from stockade.wire import Channel, PlaceOrderRequest
+from tests.core.helpers import LOT, PRICE, TICK
+from tests.relay.conftest import LiveSite, follow, stockade
+
+
+def trade(live: LiveSite, price: int = PRICE) -> int:
+    """Alice rests a sell, Bob takes part of it. Returns the log size after Bob's receipt."""
+    with live.client("alice") as alice, live.client("bob") as bob:
+        alice.place_order("BTC-USD", Side.SELL, 2 * LOT, price)
+        receipt = bob.place_order("BTC-USD", Side.BUY, LOT, price)
+    assert any(isinstance(e, Trade) for e in receipt.events)
+    assert receipt.log is not None
+    return receipt.log.first + len(receipt.log.leaves)
+
+
+def test_a_client_proves_its_trade_through_the_relay_under_a_cosigned_checkpoint(
+    live: LiveSite,
+) -> None:
+    with live.client("alice") as alice, live.client("bob") as bob:
+        assert isinstance(bob.source, RelayReader)  # the site file names the relay
+        alice.place_order("BTC-USD", Side.SELL, 2 * LOT, PRICE + TICK)
+        receipt = bob.place_order("BTC-USD", Side.BUY, LOT, PRICE + TICK)
+        assert receipt.log is not None
+        live.relay_caught_up(receipt.log.first + len(receipt.log.leaves))
+        proven = bob.prove(receipt)
+    assert [type(p.entry).__name__ for p in proven] == ["SignedRequest", "TradeEntry"]
+    note = RelayReader(live.relay).checkpoint_note()
+    opened = open_checkpoint(note, live.site.log, live.site.witnesses, need=1)
+    assert set(opened.cosigners) == {w.name for w in live.site.witnesses}
+
+
+def test_the_relays_market_data_is_the_engines_book_and_trades(live: LiveSite) -> None:
+    size = trade(live, PRICE + 2 * TICK)
+    live.relay_caught_up(size)
+    relay = RelayReader(live.relay)
+    watcher = MarketWatcher(relay, "BTC-USD", live.site.log_watcher())
+    watcher.from_start()
+    follow(watcher)
+    with live.client("carol") as carol:
+        book = carol.book("BTC-USD", 50)  # from core itself
+    assert watcher.book is not None
+    assert (watcher.book.bids, watcher.book.asks) == (book.bids, book.asks)
+    assert relay.book("BTC-USD") == watcher.book
+    assert watcher.trades  # each one proven by its entry
+    ticker = relay.ticker("BTC-USD")
+    assert ticker.trades == len(watcher.trades)
+    assert ticker.last == watcher.trades[-1].price
+
+
+def test_stockade_verify_reads_the_relay_and_checks_its_market_data(live: LiveSite) -> None:
+    live.relay_caught_up(trade(live))
+    done = stockade("verify", str(live.layout.root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "every entry verified" in done.stdout
+
+
+def test_the_relay_holds_no_secret_and_its_kind_of_key_buys_nothing(live: LiveSite) -> None:
+    """Breach: the relay's whole directory and environment. No key file, no seed, no database
+    credential; its identity toward core is made in memory, and any such key may only read."""
+    files = sorted(p.name for p in live.layout.relay.iterdir())
+    assert files == ["relay.log", "relay.toml", "site.toml"]
+    for path in live.layout.relay.iterdir():
+        text = path.read_bytes()
+        assert b"secret" not in text.lower()
+        assert b"seed" not in text
+    assert b"sqlite" not in (live.layout.relay / "relay.toml").read_bytes()
+    environ = _relay_environment(live)
+    assert set(environ) <= {"PATH", "LANG", "PYTHONPATH"}
+    stranger = generate("thief")  # what the relay holds: a key core never registered
+    with Channel(live.site.core_address, stranger, live.site.core_key) as channel:
+        request = PlaceOrderRequest("BTC-USD", Side.BUY, TimeInForce.GTC, LOT, PRICE)
+        reply = channel.call(request)
+    assert reply.error is not None
+    assert reply.error.name == "Unauthorized"
+
+
+def _relay_environment(live: LiveSite) -> dict[str, str]:
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"relay" in cmdline and str(live.layout.relay).encode() in cmdline:
+                pairs = (proc / "environ").read_bytes().split(b"\0")
+                return dict(p.decode().split("=", 1) for p in pairs if p)
+        except OSError:  # the process ended meanwhile
+            continue
+    raise AssertionError("the relay process was not found")
