@@ -113,10 +113,11 @@ orders = st.tuples(
 )
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.one_of(orders, st.just("cancel-all"), st.just("amend")), max_size=40))
-def test_random_order_flow_always_audits_clean(flow: list[object]) -> None:
-    h = CoreHarness()
+flows = st.lists(st.one_of(orders, st.just("cancel-all"), st.just("amend")), max_size=40)
+
+
+def run_flow(h: CoreHarness, flow: list[object]) -> None:
+    """Alice and Bob take turns placing, amending and cancelling; refusals are not logged."""
     for step in flow:
         user = h.alice if len(h.journal) % 2 else h.bob
         message: Request
@@ -136,6 +137,13 @@ def test_random_order_flow_always_audits_clean(flow: list[object]) -> None:
                 "BTC-USD", side, tif, lots * LOT, PRICE + ticks * TICK, None, stp
             )
         h.send(user, message)  # refused ones are not logged
+
+
+@settings(max_examples=40, deadline=None)
+@given(flows)
+def test_random_order_flow_always_audits_clean(flow: list[object]) -> None:
+    h = CoreHarness()
+    run_flow(h, flow)
     report = audit(h)
     assert report.findings == []
     assert report.trades == h.core.engine.next_trade_id - 1

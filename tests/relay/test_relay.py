@@ -4,7 +4,11 @@ its directory and environment hold nothing secret."""
 
 from __future__ import annotations
 
+import http.client
 from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stockade.client import MarketWatcher, RelayReader
 from stockade.exchange import Side, TimeInForce, Trade
@@ -96,3 +100,61 @@ def _relay_environment(live: LiveSite) -> dict[str, str]:
         except OSError:  # the process ended meanwhile
             continue
     raise AssertionError("the relay process was not found")
+
+
+segments = st.sampled_from(
+    [
+        "tile",
+        "entries",
+        "0",
+        "1",
+        "63",
+        "64",
+        "x001",
+        "000",
+        "000.p",
+        "256",
+        "-1",
+        "..",
+        "%00",
+        "markets",
+        "BTC-USD",
+        "NOPE",
+        "book",
+        "events",
+        "ticker",
+        "checkpoint",
+        "",
+    ]
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.lists(segments, max_size=6).map("/".join),
+    query=st.sampled_from(["", "?after=-1", "?after=abc", "?after=" + "9" * 30, "?after=0"]),
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
+)
+def test_the_relay_answers_any_request_with_data_or_a_precise_error(
+    live: LiveSite, path: str, query: str, method: str
+) -> None:
+    before = RelayReader(live.relay).checkpoint_note()
+    status, headers, body = request(live.relay, method, "/" + path + query)
+    assert status in (200, 400, 404, 405), (path, query, status)
+    if status >= 400:
+        assert headers.get("X-Error"), (path, body)
+    assert headers.get("X-Content-Type-Options") == "nosniff"
+    assert RelayReader(live.relay).checkpoint_note().split(b"\n")[:3] == before.split(b"\n")[:3]
+
+
+def request(url: str, method: str, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        conn.request(method, path)
+        answer = conn.getresponse()
+        return answer.status, answer.headers, answer.read()
+    finally:
+        conn.close()

@@ -156,3 +156,13 @@ def test_any_flipped_bit_in_a_proof_is_refused(old: int, extra: int, data: st.Da
     with pytest.raises(BadProof):
         memory.add(w, AddCheckpoint(old, tuple(proof), signed(tree, old + extra)))
     assert memory.latest[TEST_ORIGIN] == (old, tree.root(old))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400) | st.builds(lambda b: b"old 0\n" + b, st.binary(max_size=200)))
+def test_any_request_body_is_cosigned_or_refused_with_a_status(body: bytes) -> None:
+    w, memory = witness(), Memory()
+    with pytest.raises(WitnessRefusal) as refused:  # nothing random is a log-signed checkpoint
+        memory.add(w, parse_add_checkpoint(body))
+    assert refused.value.status in (400, 403, 404, 409, 422)
+    assert memory.latest == {}

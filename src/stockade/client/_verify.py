@@ -103,14 +103,14 @@ def _altered(source: LogSource, checkpoint: Checkpoint, served: Tree) -> list[Fi
 
 def market_findings(relay: RelayReader, feed: MarketFeed, market: str, size: int) -> list[Finding]:
     """Compare the relay's events for ``market`` (up to the verified size) with the replay's."""
+    mine = feed.events(market, 0, len(feed.markets[market].events))
     theirs: list[MarketEvent] = []
-    while True:
+    while len(theirs) <= len(mine) + MAX_EVENTS:  # a relay's endless pages end here
         page = relay.events(market, len(theirs))
         theirs += page
         if len(page) < MAX_EVENTS:
             break
     theirs = [e for e in theirs if e.log_index < size]
-    mine = feed.events(market, 0, len(feed.markets[market].events))
     where = {event: position for position, event in enumerate(mine)}
     findings = []
     for position, event in enumerate(theirs):

@@ -4,7 +4,10 @@ It holds no state and imports no compartment."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 import uvicorn
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
@@ -50,6 +53,16 @@ def response(
 def error(status: int, name: str, message: str, headers: dict[str, str] | None = None) -> Response:
     """A plain-text error whose first word is the machine-readable name of the refusal."""
     return response(f"{name}: {message}\n", status, headers={"X-Error": name, **(headers or {})})
+
+
+async def _http_exception(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    name = HTTPStatus(exc.status_code).phrase.replace(" ", "")
+    return error(exc.status_code, name, str(exc.detail), dict(exc.headers or {}))
+
+
+#: Starlette's own refusals (no such route, wrong method) in the same shape as ours.
+EXCEPTION_HANDLERS = {HTTPException: _http_exception}
 
 
 def serve(app: ASGIApp, listen: Address) -> None:

@@ -74,7 +74,9 @@ class Mirror:
         checkpoint = opened.checkpoint
         served = self.served
         if served is not None and checkpoint.size <= served.checkpoint.size:
-            if checkpoint.size == self.size and checkpoint.root != served.checkpoint.root:
+            if checkpoint.size < served.checkpoint.size:
+                raise MirrorRefused("the log's server went back to an older checkpoint")
+            if checkpoint.root != served.checkpoint.root:
                 raise MirrorRefused("the log signed two roots for one size")
             return False
         new = self._pull(checkpoint.size, fetch)
