@@ -104,17 +104,16 @@ class MarketFeed:
     # ------------------------------------------------------------------ Observer
 
     def applied(self, index: int, events: list[Event]) -> None:
-        touched: list[str] = []
+        touched: dict[tuple[str, Side], None] = {}  # in order of first touch
         for event in events:
             if isinstance(event, MarketListed):
                 self.markets[event.market.code] = _Market()
-            elif (
-                isinstance(event, (OrderAccepted, OrderAmended, OrderClosed, Trade))
-                and event.market not in touched
-            ):
-                touched.append(event.market)
-        for code in touched:
-            self._levels(code, index)
+            elif isinstance(event, (OrderAccepted, OrderAmended, OrderClosed)):
+                touched[event.market, event.side] = None
+            elif isinstance(event, Trade):  # the maker's side of the book
+                touched[event.market, Side(1 - event.taker_side)] = None
+        for code, side in sorted(touched):
+            self._levels(code, side, index)
 
     def traded(self, index: int, trade: TradeEntry) -> None:
         m = self.markets[trade.market]
@@ -152,16 +151,18 @@ class MarketFeed:
 
     # ------------------------------------------------------------------ internals
 
-    def _levels(self, code: str, index: int) -> None:
+    def _levels(self, code: str, side: Side, index: int) -> None:
         m, book = self.markets[code], self.auditor.engine.markets[code].book
-        for side, old in ((Side.BUY, m.bids), (Side.SELL, m.asks)):
-            new = book.depth(side, DEPTH)
-            for price, volume in level_changes(old, new):
-                self._emit(m, LevelChanged(code, m.seq + 1, index, SIDES[side], price, volume))
-            if side is Side.BUY:
-                m.bids = new
-            else:
-                m.asks = new
+        new = book.depth(side, DEPTH)
+        old = m.bids if side is Side.BUY else m.asks
+        if new == old:
+            return
+        for price, volume in level_changes(old, new):
+            self._emit(m, LevelChanged(code, m.seq + 1, index, SIDES[side], price, volume))
+        if side is Side.BUY:
+            m.bids = new
+        else:
+            m.asks = new
 
     @staticmethod
     def _emit(m: _Market, event: MarketEvent) -> None:

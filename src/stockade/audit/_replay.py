@@ -120,6 +120,7 @@ class Auditor:
         self._seq = 0
         self._top_ups = 0
         self._nonces: set[tuple[bytes, bytes]] = set()  # every signed request seen
+        self._verifiers: dict[bytes, PublicKey] = {}
 
     def feed(self, index: int, data: bytes) -> None:
         self.report.entries += 1
@@ -216,7 +217,7 @@ class Auditor:
             env = decode_envelope(entry.envelope, MAX_REQUEST)
             if env.recipient != self.core_key.raw:
                 raise _Refused("wrong-recipient", "the request was signed for another exchange")
-            Opener.verify_signature(env, PublicKey(env.sender))
+            Opener.verify_signature(env, self._public_key(env.sender))
             message = decode_body(env)
         except (RemoteProtocolError, BadSignature, ValueError) as exc:
             raise _Refused("forged-signature", f"not a validly signed request: {exc}") from None
@@ -230,6 +231,15 @@ class Auditor:
         if self._keys.get(env.sender) != entry.user or not entry.user:
             raise _Refused("unregistered-key", "signed by a key not registered to that user")
         return message, False
+
+    def _public_key(self, raw: bytes) -> PublicKey:
+        """Keys of operators and registered users are made once (the log repeats them)."""
+        key = self._verifiers.get(raw)
+        if key is None:
+            key = PublicKey(raw)
+            if raw in self.operators or raw in self._keys:
+                self._verifiers[raw] = key
+        return key
 
     def _command(self, message: Message, user: AccountId | None) -> Command | None:
         match message:
