@@ -5,14 +5,25 @@ Used by bench/tlog.py to time ``stockade verify``'s replay on a log shaped like 
 from __future__ import annotations
 
 import random
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from stockade.client import SiteFile
 from stockade.core import Core, CoreLog
 from stockade.exchange import Side, TimeInForce
 from stockade.keys import Identity
 from stockade.site import BTC_USD, DEFAULT_ASSETS, DEFAULT_MARKETS
-from stockade.tlog import ED25519, TILE_WIDTH, TileId, Tree, Verifier, encode_bundle, hash_tile
+from stockade.tlog import (
+    ED25519,
+    TILE_WIDTH,
+    TileId,
+    Tree,
+    Verifier,
+    decode_bundle,
+    encode_bundle,
+    hash_tile,
+)
 from stockade.wire import (
     AccountCreated,
     CancelOrderRequest,
@@ -76,6 +87,33 @@ class _Driver:
 
 
 def generate(size: int, seed: int = 1) -> SiteLog:
+    """The site log for (size, seed), made once and cached in the temporary directory (making
+    1,000,000 entries takes minutes; the cache holds only the entries, re-hashed on load)."""
+    cache = Path(tempfile.gettempdir()) / f"stockade-sitelog-{size}-{seed}-v1.bin"
+    if cache.exists():
+        data = cache.read_bytes()
+        entries = decode_bundle(data[8:], int.from_bytes(data[:8], "big"))
+        log = CoreLog(ORIGIN, identity("log"))
+        log.tree.extend(entries)
+        return SiteLog(_site(), entries, log.tree, log.sign(log.tree.size, 0).note)
+    made = _generate(size, seed)
+    partial = cache.with_suffix(".tmp")
+    partial.write_bytes(len(made.entries).to_bytes(8, "big") + encode_bundle(made.entries))
+    partial.replace(cache)
+    return made
+
+
+def _site() -> SiteFile:
+    return SiteFile(
+        "bench",
+        parse_address("tcp://127.0.0.1:1"),  # never dialled: the log is served from memory
+        identity("core").public,
+        {"operator": identity("operator").public},
+        Verifier(ORIGIN, ED25519, identity("log").public.raw),
+    )
+
+
+def _generate(size: int, seed: int) -> SiteLog:
     rng, d = random.Random(seed), _Driver()
     for asset in DEFAULT_ASSETS:
         d.send(d.operator, ListAssetRequest(asset))
@@ -115,12 +153,5 @@ def generate(size: int, seed: int = 1) -> SiteLog:
                 oid = next(iter(orders))
                 owner = orders[oid].user
                 d.send(traders[owner - 1], CancelOrderRequest(order_id=oid))
-    site = SiteFile(
-        "bench",
-        parse_address("tcp://127.0.0.1:1"),  # never dialled: the log is served from memory
-        d.core_id.public,
-        {"operator": d.operator.public},
-        Verifier(ORIGIN, ED25519, identity("log").public.raw),
-    )
     tree = d.log.tree  # every entry of the last command too: a cut would lose its trades
-    return SiteLog(site, d.entries, tree, d.log.sign(tree.size, d.now_ms).note)
+    return SiteLog(_site(), d.entries, tree, d.log.sign(tree.size, d.now_ms).note)

@@ -19,7 +19,7 @@ from stockade.audit._market import (
     apply_event,
     level_changes,
 )
-from stockade.audit._replay import Auditor, Finding, Observer, Report
+from stockade.audit._replay import Auditor, Finding, Observer, Report, signatures_valid
 
 __all__ = [
     "DEPTH",
@@ -37,4 +37,5 @@ __all__ = [
     "TradeEvent",
     "apply_event",
     "level_changes",
+    "signatures_valid",
 ]

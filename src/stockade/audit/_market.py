@@ -94,12 +94,14 @@ class _Market:
 class MarketFeed:
     """Feed it the log's entries in order; read ``events``, ``book`` and ``ticker``."""
 
-    def __init__(self, core_key: PublicKey, operators: set[bytes]) -> None:
-        self.auditor = Auditor(core_key, operators, observer=self)
+    def __init__(
+        self, core_key: PublicKey, operators: set[bytes], check_signatures: bool = True
+    ) -> None:
+        self.auditor = Auditor(core_key, operators, self, check_signatures)
         self.markets: dict[str, _Market] = {}
 
-    def feed(self, index: int, entry: bytes) -> None:
-        self.auditor.feed(index, entry)
+    def feed(self, index: int, entry: bytes, signed_ok: bool | None = None) -> None:
+        self.auditor.feed(index, entry, signed_ok)
 
     # ------------------------------------------------------------------ Observer
 

@@ -56,6 +56,7 @@ from stockade.tlog import (
 from stockade.wire import (
     MAX_REQUEST,
     AmendOrderRequest,
+    BadEnvelopeSignature,
     CancelAllRequest,
     CancelOrderRequest,
     ListAssetRequest,
@@ -90,6 +91,27 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
 
 
+def signatures_valid(entries: list[bytes]) -> list[bool | None]:
+    """Per entry: True if it is a signed request whose signature verifies, False if it does
+    not, None for anything else (the replay checks and names it itself). Pure and picklable:
+    ``stockade verify`` runs it in worker processes, ahead of the replay."""
+    verdicts: list[bool | None] = []
+    for data in entries:
+        verdict = None
+        try:
+            entry = decode_entry(data)
+            if isinstance(entry, SignedRequest):
+                env = decode_envelope(entry.envelope, MAX_REQUEST)
+                Opener.verify_signature(env, PublicKey(env.sender))
+                verdict = True
+        except BadEnvelopeSignature:
+            verdict = False
+        except (RemoteProtocolError, ValueError):
+            pass
+        verdicts.append(verdict)
+    return verdicts
+
+
 class Observer(Protocol):
     """Told of what the replay accepted, in log order (the market feed is one)."""
 
@@ -106,10 +128,17 @@ class _Refused(Exception):
 
 class Auditor:
     def __init__(
-        self, core_key: PublicKey, operators: set[bytes], observer: Observer | None = None
+        self,
+        core_key: PublicKey,
+        operators: set[bytes],
+        observer: Observer | None = None,
+        check_signatures: bool = True,
     ) -> None:
+        """``check_signatures=False`` is for a relay deriving market data: it vouches for
+        nothing, and its clients and auditors check every signature themselves."""
         self.core_key = core_key
         self.observer = observer
+        self.check_signatures = check_signatures
         self.operators = operators
         self.engine = Engine()
         self.report = Report()
@@ -122,7 +151,9 @@ class Auditor:
         self._nonces: set[tuple[bytes, bytes]] = set()  # every signed request seen
         self._verifiers: dict[bytes, PublicKey] = {}
 
-    def feed(self, index: int, data: bytes) -> None:
+    def feed(self, index: int, data: bytes, signed_ok: bool | None = None) -> None:
+        """Replay entry ``index``. ``signed_ok`` is ``signatures_valid``'s verdict on it when the
+        caller checked signatures ahead (in other processes); None: check it here."""
         self.report.entries += 1
         try:
             entry = decode_entry(data)
@@ -133,7 +164,7 @@ class Auditor:
             self._find(index, "missing-trade", f"{len(self._expected)} trade(s) were not logged")
             self._expected.clear()
         try:
-            self._feed(index, entry)
+            self._feed(index, entry, signed_ok)
         except _Refused as refused:
             self._find(index, refused.kind, refused.message)
 
@@ -146,11 +177,11 @@ class Auditor:
     def _find(self, index: int, kind: str, message: str) -> None:
         self.report.findings.append(Finding(index, kind, message))
 
-    def _feed(self, index: int, entry: LogEntry) -> None:
+    def _feed(self, index: int, entry: LogEntry, signed_ok: bool | None) -> None:
         if isinstance(entry, TradeEntry):
             self._check_trade(index, entry)
         elif isinstance(entry, SignedRequest):
-            self._signed(index, entry)
+            self._signed(index, entry, signed_ok)
         else:
             if entry.operator not in self.operators:
                 raise _Refused("unknown-operator", "an account change not signed by an operator")
@@ -186,8 +217,8 @@ class Auditor:
 
     # ------------------------------------------------------------------ signed requests
 
-    def _signed(self, index: int, entry: SignedRequest) -> None:
-        message, operator = self._open(entry)
+    def _signed(self, index: int, entry: SignedRequest, signed_ok: bool | None) -> None:
+        message, operator = self._open(entry, signed_ok)
         cmd = self._command(message, None if operator else self._known(entry.user))
         if cmd is None:
             raise _Refused("unexpected-request", f"{type(message).__name__} is never logged")
@@ -211,13 +242,16 @@ class Auditor:
         if self.observer is not None:
             self.observer.applied(index, result.events)
 
-    def _open(self, entry: SignedRequest) -> tuple[Message, bool]:
+    def _open(self, entry: SignedRequest, signed_ok: bool | None) -> tuple[Message, bool]:
         """The signed request's message, and whether an operator signed it."""
         try:
             env = decode_envelope(entry.envelope, MAX_REQUEST)
             if env.recipient != self.core_key.raw:
                 raise _Refused("wrong-recipient", "the request was signed for another exchange")
-            Opener.verify_signature(env, self._public_key(env.sender))
+            if signed_ok is None and self.check_signatures:
+                Opener.verify_signature(env, self._public_key(env.sender))
+            elif not signed_ok:
+                raise BadEnvelopeSignature("signature does not verify")
             message = decode_body(env)
         except (RemoteProtocolError, BadSignature, ValueError) as exc:
             raise _Refused("forged-signature", f"not a validly signed request: {exc}") from None

@@ -14,11 +14,24 @@
 from __future__ import annotations
 
 import base64
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stockade.audit import MAX_EVENTS, Finding, MarketEvent, MarketFeed, Report, TradeEvent
-from stockade.client._log import ForkedLog, log_entries
+from stockade.audit import (
+    MAX_EVENTS,
+    Finding,
+    MarketEvent,
+    MarketFeed,
+    Report,
+    TradeEvent,
+    signatures_valid,
+)
+from stockade.client._log import ForkedLog
 from stockade.client._relay import LogSource, RelayError, RelayReader
 from stockade.client._sitefile import SiteFile
 from stockade.tlog import (
@@ -34,8 +47,13 @@ from stockade.tlog import (
     open_checkpoint,
     subtree_hash,
     tile_for,
+    tiles_of,
 )
 
+#: From this many entries on, signatures are checked in worker processes (starting them costs
+#: about half a second), keeping this many bundles of 256 entries in flight.
+PARALLEL_FROM = 50_000
+BUNDLES_AHEAD = 16
 #: Findings reported per market before the rest are summed up.
 MAX_MARKET_FINDINGS = 20
 
@@ -72,14 +90,39 @@ def verify_log(source: LogSource, site: SiteFile, state: Path | None) -> Verifie
 
 
 def _replay(source: LogSource, feed: MarketFeed, checkpoint: Checkpoint) -> Report:
-    tree = Tree()
-    for index, entry in enumerate(log_entries(source.fetch_tile, checkpoint.size)):
-        tree.append(entry)
-        feed.feed(index, entry)
+    """Hash every entry into a tree and replay it. On a large log the client signatures are
+    checked ahead, bundle by bundle, in worker processes, while this one replays."""
+    tree, index = Tree(), 0
+    for bundle, verdicts in _bundles(source, checkpoint.size):
+        tree.extend(bundle)
+        for entry, verdict in zip(bundle, verdicts, strict=True):
+            feed.feed(index, entry, verdict)
+            index += 1
     report = feed.auditor.finish()
     if tree.root() != checkpoint.root:
         report.findings += _altered(source, checkpoint, tree)
     return report
+
+
+def _bundles(source: LogSource, size: int) -> Iterator[tuple[list[bytes], list[bool | None]]]:
+    """Each entry bundle with its signature verdicts (None: the replay checks it)."""
+    tiles = tiles_of(size, ENTRIES)
+    if size < PARALLEL_FROM:
+        for tile in tiles:
+            yield decode_bundle(source.fetch_tile(tile), tile.width), [None] * tile.width
+        return
+    workers = os.cpu_count() or 2  # this process mostly waits on them
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        ahead: deque[tuple[list[bytes], Future[list[bool | None]]]] = deque()
+        for tile in tiles:
+            bundle = decode_bundle(source.fetch_tile(tile), tile.width)
+            ahead.append((bundle, pool.submit(signatures_valid, bundle)))
+            if len(ahead) > BUNDLES_AHEAD:
+                first, verdicts = ahead.popleft()
+                yield first, verdicts.result()
+        while ahead:
+            first, verdicts = ahead.popleft()
+            yield first, verdicts.result()
 
 
 def _altered(source: LogSource, checkpoint: Checkpoint, served: Tree) -> list[Finding]:

@@ -57,7 +57,9 @@ class Mirror:
         self.witnesses = witnesses
         self.tree = Tree()
         self.entries: list[bytes] = []
-        self.feed = MarketFeed(site.core_key, {key.raw for key in site.operators.values()})
+        operators = {key.raw for key in site.operators.values()}
+        # Signatures are for clients and auditors to check; the relay only derives the feed.
+        self.feed = MarketFeed(site.core_key, operators, check_signatures=False)
         self.served: Served | None = None
 
     @property

@@ -20,7 +20,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from stockade.client import Client, OperatorClient, Refused
+from stockade.client import Client, OperatorClient, Refused, read_site_file
 from stockade.exchange import Side, TimeInForce, Trade
 from stockade.keys import read_public
 from stockade.site._defaults import BTC, BTC_USD, DEFAULT_ASSETS, DEFAULT_MARKETS, USD
@@ -147,6 +147,11 @@ def run_demo(seconds: float | None, directory: Path | None, console: Console) ->
         if not wait_until_listening(address, 30):
             raise RuntimeError(f"core did not start; see {layout.core / 'core.log'}")
         console.print(f"site initialised in [bold]{root}[/]; core listening on {address}")
+        relay = read_site_file(layout.site_file).relay
+        console.print(
+            f"relay: {relay}/checkpoint, {relay}/markets/BTC-USD/book (log and market data); "
+            f"audit it with: stockade verify {root}"
+        )
         _run_bots(layout, seconds, console, supervisor)
     finally:
         supervisor.stop()
