@@ -10,6 +10,7 @@ top-ups, and translates the order ids that cancels and amends name.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -102,7 +103,7 @@ def signatures_valid(entries: list[bytes]) -> list[bool | None]:
             entry = decode_entry(data)
             if isinstance(entry, SignedRequest):
                 env = decode_envelope(entry.envelope, MAX_REQUEST)
-                Opener.verify_signature(env, PublicKey(env.sender))
+                Opener.verify_signature(env, _sender_key(env.sender))
                 verdict = True
         except BadEnvelopeSignature:
             verdict = False
@@ -110,6 +111,12 @@ def signatures_valid(entries: list[bytes]) -> list[bool | None]:
             pass
         verdicts.append(verdict)
     return verdicts
+
+
+@functools.lru_cache(maxsize=100_000)
+def _sender_key(raw: bytes) -> PublicKey:
+    """A log repeats its users' keys: each is made once (per process), a bounded number kept."""
+    return PublicKey(raw)
 
 
 class Observer(Protocol):
@@ -149,7 +156,6 @@ class Auditor:
         self._seq = 0
         self._top_ups = 0
         self._nonces: set[tuple[bytes, bytes]] = set()  # every signed request seen
-        self._verifiers: dict[bytes, PublicKey] = {}
 
     def feed(self, index: int, data: bytes, signed_ok: bool | None = None) -> None:
         """Replay entry ``index``. ``signed_ok`` is ``signatures_valid``'s verdict on it when the
@@ -249,7 +255,7 @@ class Auditor:
             if env.recipient != self.core_key.raw:
                 raise _Refused("wrong-recipient", "the request was signed for another exchange")
             if signed_ok is None and self.check_signatures:
-                Opener.verify_signature(env, self._public_key(env.sender))
+                Opener.verify_signature(env, _sender_key(env.sender))
             elif not signed_ok:
                 raise BadEnvelopeSignature("signature does not verify")
             message = decode_body(env)
@@ -265,15 +271,6 @@ class Auditor:
         if self._keys.get(env.sender) != entry.user or not entry.user:
             raise _Refused("unregistered-key", "signed by a key not registered to that user")
         return message, False
-
-    def _public_key(self, raw: bytes) -> PublicKey:
-        """Keys of operators and registered users are made once (the log repeats them)."""
-        key = self._verifiers.get(raw)
-        if key is None:
-            key = PublicKey(raw)
-            if raw in self.operators or raw in self._keys:
-                self._verifiers[raw] = key
-        return key
 
     def _command(self, message: Message, user: AccountId | None) -> Command | None:
         match message:

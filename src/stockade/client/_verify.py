@@ -24,6 +24,7 @@ from pathlib import Path
 
 from stockade.audit import (
     MAX_EVENTS,
+    Auditor,
     Finding,
     MarketEvent,
     MarketFeed,
@@ -79,26 +80,29 @@ def verify_log(source: LogSource, site: SiteFile, state: Path | None) -> Verifie
         proof = state.with_name(f"{state.name}.equivocation")
         proof.write_bytes(_equivocation(previous, note, exc))
         return Verified(None, equivocation=proof)
-    feed = MarketFeed(site.core_key, {key.raw for key in site.operators.values()})
-    report = _replay(source, feed, checkpoint)
-    if isinstance(source, RelayReader):
+    operators = {key.raw for key in site.operators.values()}
+    if isinstance(source, RelayReader):  # its market data is compared with the replay's
+        feed = MarketFeed(site.core_key, operators)
+        report = _replay(source, feed.auditor, checkpoint)
         for market in feed.markets:
             report.findings += market_findings(source, feed, market, checkpoint.size)
+    else:
+        report = _replay(source, Auditor(site.core_key, operators), checkpoint)
     if state is not None:
         state.write_bytes(note)
     return Verified(checkpoint, report)
 
 
-def _replay(source: LogSource, feed: MarketFeed, checkpoint: Checkpoint) -> Report:
+def _replay(source: LogSource, auditor: Auditor, checkpoint: Checkpoint) -> Report:
     """Hash every entry into a tree and replay it. On a large log the client signatures are
     checked ahead, bundle by bundle, in worker processes, while this one replays."""
     tree, index = Tree(), 0
     for bundle, verdicts in _bundles(source, checkpoint.size):
         tree.extend(bundle)
         for entry, verdict in zip(bundle, verdicts, strict=True):
-            feed.feed(index, entry, verdict)
+            auditor.feed(index, entry, verdict)
             index += 1
-    report = feed.auditor.finish()
+    report = auditor.finish()
     if tree.root() != checkpoint.root:
         report.findings += _altered(source, checkpoint, tree)
     return report
