@@ -145,7 +145,11 @@ def verify(
         if key is not None:
             source = stack.enter_context(Client.from_site(directory, key))
         elif relay_url or info.relay:
-            source = RelayReader(relay_url or info.relay or "")
+            try:
+                source = RelayReader(relay_url or info.relay or "")
+            except ValueError as exc:
+                console.print(f"[red]{exc}")
+                raise typer.Exit(4) from None
         else:
             console.print("[red]the site names no relay: give --relay URL or --key FILE")
             raise typer.Exit(4)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 
 from stockade.audit import DEPTH, BookView, LevelChanged, MarketFeed, TradeEvent, apply_event
-from stockade.exchange import Side
+from stockade.exchange import SelfTrade, Side, TimeInForce
 from stockade.tlog import TradeEntry, decode_entry
 from tests.audit.test_replay import all_entries, flows, run_flow
 from tests.core.helpers import CoreHarness
@@ -40,3 +40,21 @@ def test_the_feed_follows_the_engine_for_any_order_flow(flow: list[object]) -> N
         (i, e.trade_id, e.price, e.qty) for i, e in logged
     ]
     assert feed.ticker("BTC-USD").trades == len(trades)
+
+
+def test_a_relays_feed_without_signature_checks_gives_the_same_events() -> None:
+    """A relay derives the feed without re-checking signatures (its readers do): same events."""
+    h = CoreHarness()
+    run_flow(h, [(Side.SELL, TimeInForce.GTC, 2, 0, False, SelfTrade.CANCEL_RESTING)] * 3)
+    run_flow(h, [(Side.BUY, TimeInForce.IOC, 3, 1, False, SelfTrade.CANCEL_RESTING)] * 2)
+    feeds = [
+        MarketFeed(h.core_identity.public, {h.operator.public.raw}, check_signatures=check)
+        for check in (True, False)
+    ]
+    for feed in feeds:
+        for index, entry in enumerate(all_entries(h)):
+            feed.feed(index, entry)
+    checked, unchecked = (feed.events("BTC-USD", 0, 10_000) for feed in feeds)
+    assert any(isinstance(e, TradeEvent) for e in checked)
+    assert checked == unchecked
+    assert [f.auditor.report.findings for f in feeds] == [[], []]

@@ -16,6 +16,7 @@ from stockade.keys import generate
 from stockade.tlog import open_checkpoint
 from stockade.wire import Channel, PlaceOrderRequest
 from tests.core.helpers import LOT, PRICE, TICK
+from tests.processes import free_port
 from tests.relay.conftest import LiveSite, follow, stockade
 
 
@@ -68,6 +69,14 @@ def test_stockade_verify_reads_the_relay_and_checks_its_market_data(live: LiveSi
     done = stockade("verify", str(live.layout.root))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "every entry verified" in done.stdout
+
+
+def test_verify_refuses_a_bad_or_dead_relay_with_a_clear_message(live: LiveSite) -> None:
+    bad = stockade("verify", str(live.layout.root), "--relay", "ftp://example.invalid/")
+    assert (bad.returncode, "not an http:// relay URL" in bad.stdout) == (4, True), bad.stdout
+    dead = stockade("verify", str(live.layout.root), "--relay", f"http://127.0.0.1:{free_port()}")
+    assert dead.returncode == 4
+    assert "unreachable" in dead.stdout
 
 
 def test_the_relay_holds_no_secret_and_its_kind_of_key_buys_nothing(live: LiveSite) -> None:

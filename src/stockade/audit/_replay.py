@@ -254,10 +254,10 @@ class Auditor:
             env = decode_envelope(entry.envelope, MAX_REQUEST)
             if env.recipient != self.core_key.raw:
                 raise _Refused("wrong-recipient", "the request was signed for another exchange")
+            if signed_ok is False:
+                raise BadEnvelopeSignature("signature does not verify")
             if signed_ok is None and self.check_signatures:
                 Opener.verify_signature(env, _sender_key(env.sender))
-            elif not signed_ok:
-                raise BadEnvelopeSignature("signature does not verify")
             message = decode_body(env)
         except (RemoteProtocolError, BadSignature, ValueError) as exc:
             raise _Refused("forged-signature", f"not a validly signed request: {exc}") from None
