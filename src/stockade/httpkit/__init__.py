@@ -4,13 +4,16 @@ It holds no state and imports no compartment."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 
 import uvicorn
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Lifespan
 
 from stockade.wire import Address
 
@@ -61,8 +64,16 @@ async def _http_exception(_request: Request, exc: Exception) -> Response:
     return error(exc.status_code, name, str(exc.detail), dict(exc.headers or {}))
 
 
-#: Starlette's own refusals (no such route, wrong method) in the same shape as ours.
-EXCEPTION_HANDLERS = {HTTPException: _http_exception}
+def application(
+    routes: Sequence[BaseRoute], lifespan: Lifespan[Starlette] | None = None
+) -> Starlette:
+    """An app whose own refusals (no such route, wrong method) have the shape of ours, and that
+    never redirects: each resource has one path."""
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_exception}
+    )
+    app.router.redirect_slashes = False
+    return app
 
 
 def serve(app: ASGIApp, listen: Address) -> None:

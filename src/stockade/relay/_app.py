@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from stockade.audit import MAX_EVENTS
-from stockade.httpkit import EXCEPTION_HANDLERS, error, response
+from stockade.httpkit import application, error, response
 from stockade.relay._mirror import Mirror
 from stockade.relay._puller import Puller
 from stockade.tlog import TileError, parse_tile_path
@@ -102,6 +102,4 @@ def relay_app(mirror: Mirror, puller: Puller | None = None) -> Starlette:
         Route("/markets/{market}/ticker", ticker, methods=["GET"]),
         Route("/markets/{market}/events", events, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
-    app.router.redirect_slashes = False  # one path per resource, no redirects
-    return app
+    return application(routes, lifespan)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from stockade.httpkit import EXCEPTION_HANDLERS, BodyTooLarge, error, read_body, response, serve
+from stockade.httpkit import BodyTooLarge, application, error, read_body, response, serve
 from stockade.keys import Identity, generate, read_secret, write_secret
 from stockade.tlog import (
     MAX_ADD_CHECKPOINT,
@@ -53,9 +53,7 @@ def witness_app(witness: Witness, store: WitnessStore, clock: Callable[[], float
         Route("/add-checkpoint", add_checkpoint, methods=["POST"]),
         Route("/", verifier_key, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
-    app.router.redirect_slashes = False  # one path per resource, no redirects
-    return app
+    return application(routes)
 
 
 def open_witness(config: WitnessConfig) -> tuple[Witness, WitnessStore]:
