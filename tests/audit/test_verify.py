@@ -88,3 +88,25 @@ def test_checking_signatures_in_workers_gives_the_same_report(
     entries[index] = encode_entry(msgspec.structs.replace(entry, envelope=bytes(forged)))
     report = verify.verify_log(MemoryLog(entries), site_of(h), None).report
     assert (report.findings[0].index, report.findings[0].kind) == (index, "forged-signature")
+
+
+def test_an_altered_entry_with_matching_leaf_tiles_is_still_found() -> None:
+    """A server that alters an entry and rewrites the level-0 hash tile to match it, keeping the
+    higher tiles honest, must not get a clean report (the level-0 tiles are checked on their own
+    against the signed root)."""
+    h, entries = flow_log()
+    assert len(entries) > TILE_WIDTH  # so a higher tile covers the altered entry
+    honest = MemoryLog(entries)
+    index = next(i for i, e in enumerate(entries) if isinstance(decode_entry(e), SignedRequest))
+    altered = list(entries)
+    altered[index] = altered[index][:-1] + bytes([altered[index][-1] ^ 1])
+    lying = MemoryLog(altered)
+    lying.note = honest.note
+
+    def fetch(tile: TileId) -> bytes:  # altered entries and level 0; honest higher levels
+        return MemoryLog.fetch_tile(lying if tile.level <= 0 else honest, tile)
+
+    lying.fetch_tile = fetch  # type: ignore[method-assign]
+    findings = verify.verify_log(lying, site_of(h), None).report.findings
+    assert "entries-differ" in {f.kind for f in findings}
+    assert "entry-altered" not in {f.kind for f in findings}  # leaf tiles not authentic

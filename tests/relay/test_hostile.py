@@ -147,11 +147,23 @@ def test_reordered_market_data_is_refused_and_named(live: LiveSite, hostile: Hos
         events[i - 1]["seq"], events[i]["seq"] = i, i + 1
         return events
 
+    def repeat_a_trade(events: list[dict[str, object]]) -> list[dict[str, object]]:
+        """The first trade shown twice, the second renumbered to look like the next event."""
+        i = next(n for n, e in enumerate(events) if e["type"] == "trade")
+        again = {**events[i], "seq": i + 2}
+        return [
+            *events[: i + 1],
+            again,
+            *({**e, "seq": int(str(e["seq"])) + 1} for e in events[i + 1 :]),
+        ]
+
+    for tamper in (swap, repeat_a_trade):
+        hostile.events = tamper
+        watcher = MarketWatcher(RelayReader(hostile.url), MARKET, live.site.log_watcher())
+        watcher.from_start()
+        with pytest.raises(FeedReordered):
+            watcher.poll()
     hostile.events = swap
-    watcher = MarketWatcher(RelayReader(hostile.url), MARKET, live.site.log_watcher())
-    watcher.from_start()
-    with pytest.raises(FeedReordered):
-        watcher.poll()
     code, out = verify(live, hostile.url)
     assert code == 1, out
     assert "market-data" in out

@@ -49,7 +49,7 @@ def test_a_relayed_trade_of_a_cancelled_order_is_refused_and_named(
 
     def out_of_sync(events: list[dict[str, object]]) -> list[dict[str, object]]:
         """The stale relay's view: Alice's order executed at the moment it was cancelled."""
-        later_ones = (i for i, e in enumerate(events) if int(str(e["log_index"])) > cancel_index)
+        later_ones = (i for i, e in enumerate(events) if int(str(e["log_index"])) >= cancel_index)
         at = next(later_ones, len(events))
         trades = [int(str(e["trade_id"])) for e in events if e["type"] == "trade"]
         ghost = {

@@ -181,9 +181,9 @@ class LogWatcher:
 
     def accept_checkpoint(self, note: bytes, fetch: FetchTile) -> Checkpoint:
         """Verify a signed checkpoint and its consistency with the last one accepted."""
-        # The log's signature first: a fork the log signed is proof against it, cosigned or not.
-        opened = open_checkpoint(note, self.log, self.witnesses)
-        new, old = opened.checkpoint, self.checkpoint
+        # The log's signature first: a fork the log signed is proof against it, cosigned or not
+        # (a garbled witness line must not hide it).
+        new, old = open_checkpoint(note, self.log).checkpoint, self.checkpoint
         if old is not None:
             if new.size < old.size:
                 raise StaleCheckpoint(
@@ -199,7 +199,7 @@ class LogWatcher:
             except (ProofError, TileError) as exc:  # bad tiles, or a fork they hide: retry
                 message = f"consistency with size {old.size} not shown: {exc.message}"
                 raise LogMismatch(message, "checkpoint") from None
-        self._check_cosigned(opened.cosigners)
+        self._check_cosigned(open_checkpoint(note, self.log, self.witnesses).cosigners)
         self.checkpoint = new
         return new
 
@@ -239,6 +239,7 @@ class LogWatcher:
         try:
             proof = inclusion_proof(tiles, index, checkpoint.size)
             verify_inclusion(index, checkpoint.size, leaf_hash(leaf), proof, checkpoint.root)
-        except ProofError as exc:
+        except (ProofError, TileError) as exc:
+            self._tiles = None  # a wrong tile must not stay cached for the next proof
             raise LogMismatch(f"entry {index} is not in the log: {exc.message}", "log") from None
         return Proven(index, decode_entry(leaf), checkpoint)

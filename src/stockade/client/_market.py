@@ -7,18 +7,32 @@
 * a trade whose log entry does not hold it: each trade is proven by its entry's inclusion proof
   under a checkpoint the client accepted (``LogWatcher``), and must match it field for field.
 
+Sequence numbers are the relay's, not signed: they catch an honest relay's lost or reordered
+messages; a hostile relay can renumber after dropping a trade, which only replaying the log shows.
 Level changes cannot be proven one by one (they are the book's state, not log entries); a client
 that must be sure of them replays the log (``stockade verify`` does, and compares every event).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from itertools import pairwise
 
-from stockade.audit import SIDES, BookView, LevelChanged, MarketEvent, TradeEvent, apply_event
+from stockade.audit import (
+    DEPTH,
+    SIDES,
+    BookView,
+    LevelChanged,
+    MarketEvent,
+    TradeEvent,
+    apply_event,
+)
 from stockade.client._log import LogMismatch, LogWatcher
 from stockade.client._relay import RelayReader
 from stockade.tlog import TradeEntry
+
+#: Proven trades a watcher keeps (the latest).
+KEEP_TRADES = 10_000
 
 
 class MarketDataMismatch(LogMismatch):
@@ -43,7 +57,7 @@ class MarketWatcher:
     def __init__(self, relay: RelayReader, market: str, log: LogWatcher) -> None:
         self.relay, self.market, self.log = relay, market, log
         self.book: BookView | None = None
-        self.trades: list[TradeEvent] = []
+        self.trades: deque[TradeEvent] = deque(maxlen=KEEP_TRADES)  # the latest, proven
         self.log_index = -1
 
     @property
@@ -80,7 +94,12 @@ class MarketWatcher:
             raise MarketDataMismatch(
                 f"an event of {event.market} in {self.market}'s feed", "market"
             )
-        if event.seq <= self.seq or event.log_index < self.log_index:
+        # A trade is its own entry, after every event before it: a repeated index would let a
+        # relay show one proven trade twice.
+        index_back = event.log_index < self.log_index or (
+            isinstance(event, TradeEvent) and event.log_index == self.log_index
+        )
+        if event.seq <= self.seq or index_back:
             message = f"event {event.seq} (entry {event.log_index}) after event {self.seq}"
             raise FeedReordered(f"{self.market}: {message}", "seq")
         if event.seq != self.seq + 1:
@@ -92,6 +111,8 @@ class MarketWatcher:
             self.trades.append(event)
         if isinstance(event, LevelChanged):
             self.book = apply_event(self.book, event)
+            if max(len(self.book.bids), len(self.book.asks)) > DEPTH:
+                raise MarketDataMismatch(f"{self.market}: over {DEPTH} levels a side", "level")
         else:
             self.book = BookView(
                 self.market, event.seq, event.log_index, self.book.bids, self.book.asks
@@ -122,7 +143,7 @@ class MarketWatcher:
             entry.trade_id,
             entry.price,
             entry.qty,
-            SIDES[entry.taker_side],
+            SIDES.get(entry.taker_side, "?"),
             entry.seq,
         )
         shown = (

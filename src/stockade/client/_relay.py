@@ -4,6 +4,7 @@ trusted: ``LogWatcher`` and ``MarketWatcher`` check it against the log's key."""
 from __future__ import annotations
 
 import http.client
+import time
 from typing import Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -16,6 +17,8 @@ from stockade.wire import DEFAULT_TIMEOUT, MAX_TILE_BYTES
 
 #: The most a relay's answer may hold: a tile, or a page of 1000 market events.
 MAX_ANSWER = max(MAX_TILE_BYTES, 1 << 20)
+
+READ_CHUNK = 1 << 16
 
 _T = TypeVar("_T")
 
@@ -45,11 +48,18 @@ class RelayReader:
         self.timeout = timeout
 
     def get(self, path: str) -> bytes:
+        """The body of a 200 answer, within ``timeout`` seconds in all (not per read: a relay
+        trickling bytes is cut off) and ``MAX_ANSWER`` bytes."""
+        deadline = time.monotonic() + self.timeout
         conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
         try:
             conn.request("GET", self._prefix + path)
             answer = conn.getresponse()
-            body = answer.read(MAX_ANSWER + 1)
+            body = bytearray()
+            while len(body) <= MAX_ANSWER and (chunk := answer.read1(READ_CHUNK)):
+                body += chunk
+                if time.monotonic() > deadline:
+                    raise RelayError(f"relay {self.url} too slow to answer {path}", "relay")
         except (OSError, http.client.HTTPException) as exc:
             raise RelayError(f"relay {self.url} unreachable: {exc}", "relay") from None
         finally:
@@ -59,7 +69,7 @@ class RelayReader:
         if answer.status != 200:
             name = answer.getheader("X-Error", "")
             raise RelayError(f"relay answered {path} with {answer.status} {name}".strip(), "relay")
-        return body
+        return bytes(body)
 
     def checkpoint_note(self) -> bytes:
         return self.get("/checkpoint")

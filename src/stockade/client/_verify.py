@@ -45,6 +45,7 @@ from stockade.tlog import (
     Tree,
     decode_bundle,
     decode_entry,
+    node_hash,
     open_checkpoint,
     subtree_hash,
     tile_for,
@@ -130,22 +131,38 @@ def _bundles(source: LogSource, size: int) -> Iterator[tuple[list[bytes], list[b
 
 
 def _altered(source: LogSource, checkpoint: Checkpoint, served: Tree) -> list[Finding]:
-    """The entries that differ from the log's leaf hashes, when the hash tiles are the signed
-    tree's; else one finding for the whole log."""
-    tiles = TileHashes(checkpoint.size, source.fetch_tile)
+    """The entries served do not hash to the signed root. If the leaf hashes of the level-0
+    tiles do (rehashed here, not taken from higher tiles), each entry that differs from its leaf
+    hash is named too."""
+    size = checkpoint.size
+    message = "the entries served do not hash to the signed root"
+    findings = [Finding(size, "entries-differ", message)]
+    leaves = _LeafTiles(TileHashes(size, source.fetch_tile))
     try:
-        authentic = subtree_hash(tiles, 0, checkpoint.size) == checkpoint.root
-    except TileError:
+        authentic = subtree_hash(leaves, 0, size) == checkpoint.root
+    except (TileError, RelayError):
         authentic = False
-    if not authentic:
-        message = "neither the entries nor the hash tiles served hash to the signed root"
-        return [Finding(checkpoint.size, "entries-differ", message)]
-    message = "the entry served is not the log's: altered or forged by whoever served it"
-    return [
-        Finding(i, "entry-altered", message)
-        for i in range(checkpoint.size)
-        if tiles.stored(0, i) != served.stored(0, i)
-    ]
+    if authentic:
+        message = "the entry served is not the log's: altered or forged by whoever served it"
+        findings += [
+            Finding(i, "entry-altered", message)
+            for i in range(size)
+            if leaves.stored(0, i) != served.stored(0, i)
+        ]
+    return findings
+
+
+class _LeafTiles:
+    """Hashes of a tree computed from the leaf hashes of its level-0 tiles alone."""
+
+    def __init__(self, tiles: TileHashes) -> None:
+        self.tiles = tiles
+
+    def stored(self, level: int, index: int) -> bytes:
+        if level == 0:
+            return self.tiles.stored(0, index)
+        left = self.stored(level - 1, 2 * index)
+        return node_hash(left, self.stored(level - 1, 2 * index + 1))
 
 
 def market_findings(relay: RelayReader, feed: MarketFeed, market: str, size: int) -> list[Finding]:

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from stockade.audit import MAX_EVENTS
 from stockade.httpkit import application, error, response
-from stockade.relay._mirror import Mirror
+from stockade.relay._mirror import MarketView, Mirror
 from stockade.relay._puller import Puller
 from stockade.tlog import TileError, parse_tile_path
 
@@ -52,33 +52,32 @@ def relay_app(mirror: Mirror, puller: Puller | None = None) -> Starlette:
             return error(404, "NoSuchTile", exc.message)
         return response(data, media_type="application/octet-stream", headers=IMMUTABLE)
 
-    def market(request: Request) -> str | None:
-        code = request.path_params["market"]
-        return code if code in mirror.feed.markets else None
+    def views() -> dict[str, MarketView]:
+        served = mirror.served
+        return {} if served is None else served.markets
+
+    def unknown_market() -> Response:
+        return error(404, "UnknownMarket", "no such market")
 
     async def markets(_request: Request) -> Response:
-        return _json([mirror.feed.ticker(code) for code in list(mirror.feed.markets)])
+        return _json([view.ticker for view in views().values()])
 
     async def book(request: Request) -> Response:
-        code = market(request)
-        if code is None:
-            return error(404, "UnknownMarket", "no such market")
-        return _json(mirror.feed.book(code))
+        view = views().get(request.path_params["market"])
+        return unknown_market() if view is None else _json(view.book)
 
     async def ticker(request: Request) -> Response:
-        code = market(request)
-        if code is None:
-            return error(404, "UnknownMarket", "no such market")
-        return _json(mirror.feed.ticker(code))
+        view = views().get(request.path_params["market"])
+        return unknown_market() if view is None else _json(view.ticker)
 
     async def events(request: Request) -> Response:
-        code = market(request)
-        if code is None:
-            return error(404, "UnknownMarket", "no such market")
+        code = request.path_params["market"]
+        if code not in views():
+            return unknown_market()
         after = request.query_params.get("after", "0")
         if not after.isdigit() or len(after) > 18:
             return error(400, "BadParameter", "after is an event sequence number")
-        return _json(mirror.feed.events(code, int(after), MAX_EVENTS))
+        return _json(mirror.events(code, int(after), MAX_EVENTS))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -10,9 +10,9 @@ relay what they refuse.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from stockade.audit import MarketFeed
+from stockade.audit import BookView, MarketEvent, MarketFeed, Ticker
 from stockade.client import SiteFile
 from stockade.tlog import (
     ENTRIES,
@@ -41,11 +41,22 @@ class MirrorRefused(Exception):
 
 
 @dataclass(frozen=True)
+class MarketView:
+    """A market as of the served checkpoint: its book, ticker and how many events it has."""
+
+    book: BookView
+    ticker: Ticker
+    events: int
+
+
+@dataclass(frozen=True)
 class Served:
-    """The checkpoint a relay serves, as one immutable value swapped in whole."""
+    """What a relay serves, swapped in whole so a reader never sees half an update: the
+    checkpoint (with the witnesses' cosignatures) and every market's view as of it."""
 
     checkpoint: Checkpoint
     note: Note  # the log's signature, then any witnesses' cosignatures
+    markets: dict[str, MarketView]
 
     def encode(self) -> bytes:
         return self.note.encode()
@@ -64,11 +75,14 @@ class Mirror:
 
     @property
     def size(self) -> int:
-        return 0 if self.served is None else self.served.checkpoint.size
+        """The size of the served tree (entries pulled past it are not served yet)."""
+        served = self.served
+        return 0 if served is None else served.checkpoint.size
 
-    def advance(self, signed: bytes, fetch: FetchTile) -> bool:
+    def advance(self, signed: bytes, fetch: FetchTile) -> Served | None:
         """Take a newer checkpoint from the log's server, pulling the entries it adds. Returns
-        whether the served checkpoint changed; raises ``MirrorRefused`` if it does not verify."""
+        what to serve once witnesses have cosigned it (``publish``), or None if the checkpoint
+        is the one served; raises ``MirrorRefused`` if it does not verify."""
         try:
             opened = open_checkpoint(signed, self.log)
         except (CheckpointError, NoteError) as exc:
@@ -80,7 +94,9 @@ class Mirror:
                 raise MirrorRefused("the log's server went back to an older checkpoint")
             if checkpoint.root != served.checkpoint.root:
                 raise MirrorRefused("the log signed two roots for one size")
-            return False
+            return None
+        if checkpoint.size < self.tree.size:
+            raise MirrorRefused("the log's server went back behind the entries pulled")
         new = self._pull(checkpoint.size, fetch)
         tree = self.tree
         start = tree.size
@@ -89,10 +105,26 @@ class Mirror:
             self._truncate(start)
             raise MirrorRefused("the entries served do not hash to the signed root")
         self.entries.extend(new)
+        feed = self.feed
         for offset, entry in enumerate(new):
-            self.feed.feed(start + offset, entry)
-        self.served = Served(checkpoint, opened.note)
-        return True
+            feed.feed(start + offset, entry)
+        markets = {
+            code: MarketView(feed.book(code), feed.ticker(code), len(state.events))
+            for code, state in feed.markets.items()
+        }
+        return Served(checkpoint, opened.note, markets)
+
+    def publish(self, served: Served) -> None:
+        """Serve ``served`` from now on (one assignment: readers see the old or the new)."""
+        self.served = served
+
+    def events(self, market: str, after: int, limit: int) -> list[MarketEvent]:
+        """Events of the served view only: none past its checkpoint."""
+        served = self.served
+        view = None if served is None else served.markets.get(market)
+        if view is None:
+            return []
+        return self.feed.events(market, after, max(0, min(limit, view.events - after)))
 
     def _pull(self, size: int, fetch: FetchTile) -> list[bytes]:
         have = len(self.entries)
@@ -113,23 +145,19 @@ class Mirror:
         tree.extend(self.entries[:size])
         self.tree = tree
 
-    def cosigned(self, lines: list[bytes]) -> None:
-        """Add witnesses' cosignature lines to the served checkpoint: each must verify."""
-        served = self.served
-        if served is None:
-            return
+    def cosigned(self, served: Served, lines: list[bytes]) -> Served:
+        """``served`` with the witnesses' cosignature lines added: each must verify under a
+        witness key this relay was given; others are dropped."""
         note = served.note
         for line in lines:
             try:
                 signature = parse_note(b"x\n\n" + line).signatures[0]
-                extra = Note(note.text, (signature,))
-                if not extra.verified_by(list(self.witnesses)):
+                if not Note(note.text, (signature,)).verified_by(list(self.witnesses)):
                     continue  # from a key this relay was not told of
             except NoteError:
                 continue
             note = note.with_signature(signature)
-        if self.served is served:
-            self.served = Served(served.checkpoint, note)
+        return replace(served, note=note)
 
     def tile(self, tile: TileId) -> bytes:
         """A tile of the served tree; ``TileError`` if it has no such tile."""

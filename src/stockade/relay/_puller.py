@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from stockade.client import expect
 from stockade.errors import StockadeError
 from stockade.keys import PublicKey, generate
-from stockade.relay._mirror import Mirror, MirrorRefused
+from stockade.relay._mirror import Mirror, MirrorRefused, Served
 from stockade.tlog import SIZE_CONTENT_TYPE, AddCheckpoint, TileId, encode_add_checkpoint
 from stockade.wire import (
     Address,
@@ -56,15 +56,20 @@ class Puller:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            self.step()
+            try:
+                self.step()
+            except Exception as exc:  # a bug here must not leave the relay silently stale
+                self.report(f"puller step failed: {type(exc).__name__}: {exc}")
+                self._drop_channel()
             stop.wait(self.poll_s)
         if self._channel is not None:
             self._channel.close()
 
     def step(self) -> None:
-        """One round: the latest checkpoint and its new entries, then the witnesses if due."""
+        """One round: the latest checkpoint and its new entries, cosigned by the witnesses, then
+        served; or, when the log is idle, fresh cosignatures of the served one each second."""
         try:
-            changed = self.mirror.advance(self._call_checkpoint(), self._fetch)
+            new = self.mirror.advance(self._call_checkpoint(), self._fetch)
         except (OSError, StockadeError) as exc:  # refused, unreachable, or not yet signing
             self.report(f"core unreachable or refusing: {exc}")
             self._drop_channel()
@@ -72,10 +77,13 @@ class Puller:
         except MirrorRefused as exc:
             self.report(f"not relayed: {exc}")
             return
-        if changed or self.clock() - self._last_cosign >= COSIGN_EVERY_S:
-            self._last_cosign = self.clock()
-            for url in self.witnesses:
-                self._cosign(url)
+        target = new or self.mirror.served
+        if target is None or (new is None and self.clock() - self._last_cosign < COSIGN_EVERY_S):
+            return
+        self._last_cosign = self.clock()
+        for url in self.witnesses:  # served only once cosigned: clients require it
+            target = self._cosign(url, target)
+        self.mirror.publish(target)
 
     def _channel_to_core(self) -> Channel:
         if self._channel is None:
@@ -95,11 +103,9 @@ class Puller:
         reply = self._channel_to_core().call(TileRequest(tile.level, tile.index, tile.width))
         return expect(reply, TileReply).data
 
-    def _cosign(self, url: str) -> None:
-        """Submit the served checkpoint; on a 409 retry once from the size the witness holds."""
-        served = self.mirror.served
-        if served is None:
-            return
+    def _cosign(self, url: str, served: Served) -> Served:
+        """``served`` with the witness's cosignature, if it gives one; on a 409 retry once from
+        the size the witness holds."""
         size = served.checkpoint.size
         for _attempt in range(2):
             old = min(self._witness_size.get(url, 0), size)
@@ -109,17 +115,17 @@ class Puller:
                 status, content_type, answer = _post(url, body)
             except OSError as exc:
                 self.report(f"witness {url} unreachable: {exc}")
-                return
+                return served
             if status == 200:
                 self._witness_size[url] = size
-                self.mirror.cosigned(answer.splitlines(keepends=True))
-                return
+                return self.mirror.cosigned(served, answer.splitlines(keepends=True))
             sized = content_type.split(";")[0].strip() == SIZE_CONTENT_TYPE
             if status == 409 and sized and answer.strip().isdigit():
                 self._witness_size[url] = int(answer)
                 continue
             self.report(f"witness {url} refused: {status} {answer[:200]!r}")
-            return
+            return served
+        return served
 
 
 def _post(url: str, body: bytes) -> tuple[int, str, bytes]:

@@ -49,10 +49,11 @@ class WitnessStore:
                     " root = excluded.root, cosigned_at = excluded.cosigned_at",
                     (cosigned.origin, cosigned.size, cosigned.root, timestamp),
                 )
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # a failed COMMIT (disk full) too
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
         return cosigned
 
     def close(self) -> None:
