@@ -16,13 +16,12 @@ from stockade.keys import Identity
 from stockade.site import BTC_USD, DEFAULT_ASSETS, DEFAULT_MARKETS
 from stockade.tlog import (
     ED25519,
-    TILE_WIDTH,
     TileId,
     Tree,
     Verifier,
     decode_bundle,
     encode_bundle,
-    hash_tile,
+    tile_bytes,
 )
 from stockade.wire import (
     AccountCreated,
@@ -60,10 +59,7 @@ class SiteLog:
         return self.note
 
     def fetch_tile(self, tile: TileId) -> bytes:
-        if tile.level >= 0:
-            return hash_tile(self.tree, tile)
-        start = tile.index * TILE_WIDTH
-        return encode_bundle(self.entries[start : start + tile.width])
+        return tile_bytes(self.tree, self.entries, tile)
 
 
 class _Driver:

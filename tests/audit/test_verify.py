@@ -15,9 +15,8 @@ from stockade.tlog import (
     TileId,
     Tree,
     decode_entry,
-    encode_bundle,
     encode_entry,
-    hash_tile,
+    tile_bytes,
 )
 from stockade.wire import parse_address
 from tests.audit.test_replay import all_entries, run_flow
@@ -40,10 +39,7 @@ class MemoryLog:
         return self.note
 
     def fetch_tile(self, tile: TileId) -> bytes:
-        if tile.level >= 0:
-            return hash_tile(self.tree, tile)
-        start = tile.index * TILE_WIDTH
-        return encode_bundle(self.entries[start : start + tile.width])
+        return tile_bytes(self.tree, self.entries, tile)
 
 
 def site_of(h: CoreHarness) -> SiteFile:

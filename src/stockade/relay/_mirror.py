@@ -27,10 +27,9 @@ from stockade.tlog import (
     Verifier,
     check_tile_within,
     decode_bundle,
-    encode_bundle,
-    hash_tile,
     open_checkpoint,
     parse_note,
+    tile_bytes,
 )
 
 FetchTile = Callable[[TileId], bytes]
@@ -162,7 +161,4 @@ class Mirror:
     def tile(self, tile: TileId) -> bytes:
         """A tile of the served tree; ``TileError`` if it has no such tile."""
         check_tile_within(tile, self.size)
-        if tile.level != ENTRIES:
-            return hash_tile(self.tree, tile)
-        start = tile.index * TILE_WIDTH
-        return encode_bundle(self.entries[start : start + tile.width])
+        return tile_bytes(self.tree, self.entries, tile)

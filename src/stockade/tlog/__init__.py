@@ -61,6 +61,7 @@ from stockade.tlog._tiles import (
     encode_bundle,
     hash_tile,
     parse_tile_path,
+    tile_bytes,
     tile_for,
     tiles_of,
 )
@@ -146,6 +147,7 @@ __all__ = [
     "salt_for",
     "sign_text",
     "subtree_hash",
+    "tile_bytes",
     "tile_for",
     "tiles_of",
     "trade_entry",

@@ -10,7 +10,7 @@ length as a big-endian uint16, laid out like level-0 tiles.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -111,6 +111,14 @@ def check_tile_within(tile: TileId, size: int) -> None:
     bound = tile_for(size, tile.level, tile.index * TILE_WIDTH + tile.width - 1)
     if bound.index != tile.index or tile.width > bound.width:
         raise TileError(f"a tree of size {size} has no such tile", "width")
+
+
+def tile_bytes(tree: LevelSource, entries: Sequence[bytes], tile: TileId) -> bytes:
+    """A tile of a tree held in memory with its entries: a hash tile, or an entry bundle."""
+    if tile.level != ENTRIES:
+        return hash_tile(tree, tile)
+    start = tile.index * TILE_WIDTH
+    return encode_bundle(list(entries[start : start + tile.width]))
 
 
 def encode_bundle(entries: list[bytes]) -> bytes:
