@@ -51,26 +51,28 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(30)
 
 
-def http_get(url: str, path: str, timeout: float = 5) -> tuple[int, bytes]:
+def http_request(
+    url: str, method: str, path: str, body: bytes | None = None, timeout: float = 5
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One plain HTTP request to ``http://HOST:PORT``: status, headers, body."""
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request(method, path, body)
         answer = conn.getresponse()
-        return answer.status, answer.read()
+        return answer.status, answer.headers, answer.read()
     finally:
         conn.close()
 
 
-def http_post(url: str, path: str, body: bytes, timeout: float = 5) -> tuple[int, str, bytes]:
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        conn.request("POST", path, body)
-        answer = conn.getresponse()
-        return answer.status, answer.getheader("Content-Type", ""), answer.read()
-    finally:
-        conn.close()
+def http_get(url: str, path: str) -> tuple[int, bytes]:
+    status, _, body = http_request(url, "GET", path)
+    return status, body
+
+
+def http_post(url: str, path: str, body: bytes) -> tuple[int, str, bytes]:
+    status, headers, answer = http_request(url, "POST", path, body)
+    return status, headers.get("Content-Type", ""), answer
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "") -> None:

@@ -4,7 +4,6 @@ its directory and environment hold nothing secret."""
 
 from __future__ import annotations
 
-import http.client
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +15,7 @@ from stockade.keys import generate
 from stockade.tlog import open_checkpoint
 from stockade.wire import Channel, PlaceOrderRequest
 from tests.core.helpers import LOT, PRICE, TICK
-from tests.processes import free_port
+from tests.processes import free_port, http_request
 from tests.relay.conftest import LiveSite, follow, stockade
 
 
@@ -150,20 +149,9 @@ def test_the_relay_answers_any_request_with_data_or_a_precise_error(
     live: LiveSite, path: str, query: str, method: str
 ) -> None:
     before = RelayReader(live.relay).checkpoint_note()
-    status, headers, body = request(live.relay, method, "/" + path + query)
+    status, headers, body = http_request(live.relay, method, "/" + path + query)
     assert status in (200, 400, 404, 405), (path, query, status)
     if status >= 400:
         assert headers.get("X-Error"), (path, body)
     assert headers.get("X-Content-Type-Options") == "nosniff"
     assert RelayReader(live.relay).checkpoint_note().split(b"\n")[:3] == before.split(b"\n")[:3]
-
-
-def request(url: str, method: str, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=5)
-    try:
-        conn.request(method, path)
-        answer = conn.getresponse()
-        return answer.status, answer.headers, answer.read()
-    finally:
-        conn.close()

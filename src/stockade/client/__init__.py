@@ -2,6 +2,7 @@
 
 from stockade.client._client import Client, OperatorClient, Refused, expect
 from stockade.client._log import (
+    FetchTile,
     ForkedLog,
     LogMismatch,
     LogWatcher,
@@ -25,6 +26,7 @@ __all__ = [
     "Client",
     "FeedGap",
     "FeedReordered",
+    "FetchTile",
     "ForgedTrade",
     "ForkedLog",
     "LogMismatch",

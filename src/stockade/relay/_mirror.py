@@ -9,11 +9,10 @@ relay what they refuse.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from stockade.audit import BookView, MarketEvent, MarketFeed, Ticker
-from stockade.client import SiteFile
+from stockade.client import FetchTile, SiteFile
 from stockade.tlog import (
     ENTRIES,
     TILE_WIDTH,
@@ -31,8 +30,6 @@ from stockade.tlog import (
     parse_note,
     tile_bytes,
 )
-
-FetchTile = Callable[[TileId], bytes]
 
 
 class MirrorRefused(Exception):
