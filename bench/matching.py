@@ -19,6 +19,7 @@ import gc
 import json
 import platform
 import random
+import sys
 import time
 
 from stockade.exchange import (
@@ -229,6 +230,8 @@ def main() -> None:
                 "resting_orders_at_end": len(engine.orders),
                 "trades": engine.next_trade_id - 1,
                 "mix": kinds,
+                # mypyc build (scripts/bootstrap) or the interpreted sources (STOCKADE_PURE=1)
+                "compiled": str(sys.modules[Engine.__module__].__file__).endswith(".so"),
                 "users": args.users,
                 "seed": args.seed,
                 "python": platform.python_version(),

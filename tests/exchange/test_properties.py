@@ -250,9 +250,9 @@ class EngineMachine(RuleBasedStateMachine):
     def postings_reproduce_the_ledger(self) -> None:
         expected: Counter[tuple[AccountId, Bucket, str]] = Counter()
         for user, account in self.fast.balances.items():
-            for asset, (available, held) in account.items():
-                expected[user, Bucket.AVAILABLE, asset] = available
-                expected[user, Bucket.HELD, asset] = held
+            for asset, cell in account.items():
+                expected[user, Bucket.AVAILABLE, asset] = cell.available
+                expected[user, Bucket.HELD, asset] = cell.held
         for asset, amount in self.fast.fees.items():
             expected[SYSTEM, Bucket.FEES, asset] = amount
         for asset, amount in self.fast.external.items():

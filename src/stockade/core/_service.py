@@ -527,7 +527,7 @@ class Core:
         match message:
             case BalancesRequest():
                 cells = engine.balances.get(account, {})
-                rows = [BalanceRow(a, c[0], c[1]) for a, c in sorted(cells.items())]
+                rows = [BalanceRow(a, c.available, c.held) for a, c in sorted(cells.items())]
                 return answer(Balances(rows))
             case OpenOrdersRequest():
                 mine = engine.open_orders(account)

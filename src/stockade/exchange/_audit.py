@@ -25,8 +25,8 @@ def audit(engine: Engine) -> list[str]:
 def _conservation(engine: Engine) -> list[str]:
     totals: Counter[str] = Counter()
     for account in engine.balances.values():
-        for asset, (available, held) in account.items():
-            totals[asset] += available + held
+        for asset, cell in account.items():
+            totals[asset] += cell.available + cell.held
     problems = []
     for asset in engine.assets:
         total = totals[asset] + engine.fees[asset] + engine.external[asset]
@@ -40,7 +40,7 @@ def _no_negative_balances(engine: Engine) -> list[str]:
         f"user {user} {asset} balance negative: {cell}"
         for user, account in engine.balances.items()
         for asset, cell in account.items()
-        if cell[0] < 0 or cell[1] < 0
+        if cell.available < 0 or cell.held < 0
     ]
 
 
@@ -56,10 +56,10 @@ def _holds_match_reservations(engine: Engine) -> list[str]:
         reserved[w.user, w.asset] += w.amount
     held = Counter(
         {
-            (user, asset): cell[1]
+            (user, asset): cell.held
             for user, account in engine.balances.items()
             for asset, cell in account.items()
-            if cell[1]
+            if cell.held
         }
     )
     return [

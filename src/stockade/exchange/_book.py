@@ -18,6 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
+from typing import Final
 
 from stockade.exchange._model import AccountId, SelfTrade, Side
 from stockade.exchange._order import Order
@@ -25,10 +26,11 @@ from stockade.exchange._protocol import Hit
 
 #: Rebuild a level's deque when dead entries exceed live ones by this many: keeps memory linear in
 #: live orders while making compaction rare enough to cost O(1) amortized per removal.
-_COMPACT_SLACK = 32
+_COMPACT_SLACK: Final = 32
 
-_SIGN = (1, -1)  # key = sign * price, indexed by Side: bids by price, asks by minus price
-_CANCEL_RESTING, _CANCEL_TAKER = SelfTrade.CANCEL_RESTING, SelfTrade.CANCEL_TAKER
+_CANCEL_RESTING: Final = SelfTrade.CANCEL_RESTING
+_CANCEL_TAKER: Final = SelfTrade.CANCEL_TAKER
+_BUY: Final = Side.BUY
 
 
 class _Level:
@@ -40,26 +42,45 @@ class _Level:
         self.volume = 0
 
 
+class _Side:
+    """One side of a book: levels by key (the price for bids, minus the price for asks) and the
+    keys sorted ascending, so the best level is always the last key."""
+
+    __slots__ = ("keys", "levels", "sign")
+
+    def __init__(self, sign: int) -> None:
+        self.sign = sign
+        self.levels: dict[int, _Level] = {}
+        self.keys: list[int] = []
+
+
 class FastBook:
-    __slots__ = ("_keys", "_levels")
+    __slots__ = ("_asks", "_bids")
 
     def __init__(self) -> None:
-        # indexed by Side: BUY=0 bids, SELL=1 asks
-        self._levels: tuple[dict[int, _Level], dict[int, _Level]] = ({}, {})
-        self._keys: tuple[list[int], list[int]] = ([], [])
+        self._bids = _Side(1)
+        self._asks = _Side(-1)
+
+    def _side(self, side: Side) -> _Side:
+        # A branch, not a tuple indexed by the enum: compiled, this stays a pointer comparison.
+        return self._bids if side is _BUY else self._asks
+
+    def _opposite(self, side: Side) -> _Side:
+        return self._asks if side is _BUY else self._bids
 
     def best(self, side: Side) -> int | None:
-        keys = self._keys[side]
-        return _SIGN[side] * keys[-1] if keys else None
+        book = self._side(side)
+        keys = book.keys
+        return book.sign * keys[-1] if keys else None
 
     def add(self, order: Order) -> None:
-        side = order.side
-        key = _SIGN[side] * order.price
-        levels = self._levels[side]
+        book = self._side(order.side)
+        key = book.sign * order.price
+        levels = book.levels
         level = levels.get(key)
         if level is None:
             level = levels[key] = _Level()
-            keys = self._keys[side]
+            keys = book.keys
             if not keys or key > keys[-1]:
                 keys.append(key)
             else:
@@ -69,15 +90,15 @@ class FastBook:
         level.volume += order.remaining
 
     def remove(self, order: Order) -> None:
-        side = order.side
-        key = _SIGN[side] * order.price
-        level = self._levels[side][key]
+        book = self._side(order.side)
+        key = book.sign * order.price
+        level = book.levels[key]
         level.volume -= order.remaining
         order.remaining = 0
         level.live -= 1
         if not level.live:
-            del self._levels[side][key]
-            keys = self._keys[side]
+            del book.levels[key]
+            keys = book.keys
             if keys[-1] == key:
                 keys.pop()
             else:
@@ -90,17 +111,17 @@ class FastBook:
             level.orders = deque(o for o in orders if o.remaining)
 
     def reduce(self, order: Order, remaining: int) -> None:
-        side = order.side
-        self._levels[side][_SIGN[side] * order.price].volume -= order.remaining - remaining
+        book = self._side(order.side)
+        book.levels[book.sign * order.price].volume -= order.remaining - remaining
         order.remaining = remaining
 
     def match(self, taker: Order, hits: list[Hit]) -> bool:
-        maker_side = 1 - taker.side
-        keys = self._keys[maker_side]
-        bound = _SIGN[maker_side] * taker.price  # a maker crosses when its key >= bound
+        book = self._opposite(taker.side)
+        keys = book.keys
+        bound = book.sign * taker.price  # a maker crosses when its key >= bound
         if not keys or keys[-1] < bound:
             return False
-        levels, qty, user, stp = self._levels[maker_side], taker.remaining, taker.user, taker.stp
+        levels, qty, user, stp = book.levels, taker.remaining, taker.user, taker.stp
         while qty and keys and keys[-1] >= bound:
             key = keys[-1]
             level = levels[key]
@@ -142,10 +163,10 @@ class FastBook:
         return False
 
     def fillable(self, side: Side, limit: int, qty: int, user: AccountId, stp: SelfTrade) -> bool:
-        maker_side = 1 - side
-        levels = self._levels[maker_side]
-        bound = _SIGN[maker_side] * limit
-        for key in reversed(self._keys[maker_side]):
+        book = self._opposite(side)
+        levels = book.levels
+        bound = book.sign * limit
+        for key in reversed(book.keys):
             if key < bound:
                 return False
             for maker in levels[key].orders:
@@ -161,15 +182,16 @@ class FastBook:
         return False
 
     def depth(self, side: Side, levels: int) -> list[tuple[int, int]]:
-        sign, book, keys = _SIGN[side], self._levels[side], self._keys[side]
+        book = self._side(side)
+        keys = book.keys
         return [
-            (sign * key, book[key].volume) for key in reversed(keys[max(0, len(keys) - levels) :])
+            (book.sign * key, book.levels[key].volume)
+            for key in reversed(keys[max(0, len(keys) - levels) :])
         ]
 
     def orders(self) -> Iterator[Order]:
-        for side in (Side.BUY, Side.SELL):
-            levels = self._levels[side]
-            for key in reversed(self._keys[side]):
-                for order in levels[key].orders:
+        for book in (self._bids, self._asks):
+            for key in reversed(book.keys):
+                for order in book.levels[key].orders:
                     if order.remaining:
                         yield order

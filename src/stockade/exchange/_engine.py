@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import cast
+from typing import Final, cast
 
 from stockade.errors import LocalProtocolError
 from stockade.exchange import _rules
@@ -63,25 +63,27 @@ from stockade.exchange._model import (
     Side,
     TimeInForce,
 )
-from stockade.exchange._order import Order
+from stockade.exchange._order import Balance, Order
 from stockade.exchange._protocol import Book, Hit
 from stockade.exchange._results import ResultCode
 
 #: Client order ids stay reserved while their order is open and for this many orders after it
 #: closes, so a client retrying a placement after a lost reply cannot place it twice. A bounded
 #: window keeps the state small; ``core`` keeps every id in its database for queries.
-CLIENT_ID_WINDOW = 100_000
+CLIENT_ID_WINDOW: Final = 100_000
 
-# Enum members bound once: attribute lookups on enum classes are slow in the hot path.
-BUY, SELL = Side.BUY, Side.SELL
-_OPPOSITE = (SELL, BUY)
-OK = ResultCode.OK
-_OPEN = MarketStatus.OPEN
-_MARKET, _POST_ONLY, _FOK = TimeInForce.MARKET, TimeInForce.POST_ONLY, TimeInForce.FOK
-_RESTS = (TimeInForce.GTC, TimeInForce.POST_ONLY)
-_FILLED = CloseReason.FILLED
+# Enum members bound once as constants: attribute lookups on enum classes are slow, and compiled
+# code keeps a Final in a C static. They are compared with ``is``, never used as indexes.
+BUY: Final = Side.BUY
+SELL: Final = Side.SELL
+OK: Final = ResultCode.OK
+_OPEN: Final = MarketStatus.OPEN
+_MARKET: Final = TimeInForce.MARKET
+_POST_ONLY: Final = TimeInForce.POST_ONLY
+_FOK: Final = TimeInForce.FOK
+_GTC: Final = TimeInForce.GTC
+_FILLED: Final = CloseReason.FILLED
 
-Balance = list[int]  # [available, held]
 BookFactory = Callable[[], Book]
 Handler = Callable[[Command, int], "Result"]
 
@@ -177,7 +179,16 @@ class Engine:
         """Apply one command at sequence number ``seq`` (strictly above every earlier one)."""
         if seq <= self.seq:
             raise SequenceError(f"sequence {seq} is not above {self.seq}")
-        result = self._handlers[type(cmd)](cmd, seq)
+        # The three trading commands are tested first and called directly (a plain method call
+        # compiles to a C call); the rest go through the table.
+        if isinstance(cmd, PlaceOrder):
+            result = self._place(cmd, seq)
+        elif isinstance(cmd, CancelOrder):
+            result = self._cancel(cmd, seq)
+        elif isinstance(cmd, AmendOrder):
+            result = self._amend(cmd, seq)
+        else:
+            result = self._handlers[type(cmd)](cmd, seq)
         if result.code is OK:
             self.seq = seq
         return result
@@ -186,7 +197,7 @@ class Engine:
 
     def balance(self, user: AccountId, asset: str) -> tuple[int, int]:
         cell = self.balances.get(user, {}).get(asset)
-        return (cell[0], cell[1]) if cell else (0, 0)
+        return (cell.available, cell.held) if cell is not None else (0, 0)
 
     def open_orders(self, user: AccountId) -> list[Order]:
         return list(self.open_by_user.get(user, {}).values())
@@ -206,7 +217,7 @@ class Engine:
         if qty % ms.lot or not ms.min_qty <= qty <= ms.max_qty:
             return _reject(_rules.check_qty(ms.market, qty), seq)
         if tif is _MARKET and not price:
-            best = ms.book.best(_OPPOSITE[side])
+            best = ms.book.best(SELL if side is BUY else BUY)
             if best is None:
                 return _reject(ResultCode.NO_LIQUIDITY, seq)
             price = _rules.protection_price(ms.market, side, best)
@@ -224,31 +235,34 @@ class Engine:
         else:
             hold = qty
             cell = account.get(ms.base) if account else None
-        if cell is None or account is None or cell[0] < hold:
+        if cell is None or account is None or cell.available < hold:
             return _reject(ResultCode.INSUFFICIENT_FUNDS, seq)
         if tif is _FOK and not ms.book.fillable(side, price, qty, user, cmd.stp):
             return _reject(ResultCode.FOK_NOT_FILLABLE, seq)
         # commit point
-        cell[0] -= hold
-        cell[1] += hold
+        cell.available -= hold
+        cell.held += hold
         order_id: OrderId = seq  # type: ignore[assignment]  # NewType() costs a call; ids are seqs
         if cid is not None:
             self.client_ids[user, cid] = order_id
         events: list[Event] = [
             OrderAccepted(order_id, user, ms.code, side, tif, qty, price, cid, hold)
         ]
-        order = self.new_order(ms, order_id, user, side, tif, price, qty, qty, seq, cid, cmd.stp)
+        order = self.new_order(
+            ms, account, order_id, user, side, tif, price, qty, qty, seq, cid, cmd.stp
+        )
         self._trade_and_rest(ms, order, events)
         return Result(OK, seq, events, order_id)
 
     @staticmethod
     def _crosses(ms: MarketState, side: Side, price: int) -> bool:
-        best = ms.book.best(_OPPOSITE[side])
+        best = ms.book.best(SELL if side is BUY else BUY)
         return best is not None and (best <= price if side is BUY else best >= price)
 
+    @staticmethod
     def new_order(
-        self,
         ms: MarketState,
+        account: dict[str, Balance],
         order_id: OrderId,
         user: AccountId,
         side: Side,
@@ -260,10 +274,7 @@ class Engine:
         cid: str | None,
         stp: SelfTrade,
     ) -> Order:
-        """An order of ``user`` in ``ms``'s market, bound to its owner's balance cells."""
-        account = self.balances.get(user)
-        if account is None:
-            account = self.balances[user] = {}
+        """An order of ``user`` in ``ms``'s market, bound to its cells in ``user``'s account."""
         return Order(
             order_id,
             user,
@@ -276,8 +287,8 @@ class Engine:
             priority,
             cid,
             stp,
-            account.get(ms.base) or account.setdefault(ms.base, [0, 0]),
-            account.get(ms.quote) or account.setdefault(ms.quote, [0, 0]),
+            account.get(ms.base) or account.setdefault(ms.base, Balance()),
+            account.get(ms.quote) or account.setdefault(ms.quote, Balance()),
         )
 
     def _trade_and_rest(self, ms: MarketState, taker: Order, events: list[Event]) -> None:
@@ -292,7 +303,7 @@ class Engine:
             self._close(ms, taker, 0, _FILLED, events)
         elif stopped:
             self._close(ms, taker, remaining, CloseReason.SELF_TRADE, events)
-        elif taker.tif in _RESTS:
+        elif taker.tif is _GTC or taker.tif is _POST_ONLY:
             self.rest(ms, taker)
         else:
             self._close(ms, taker, remaining, CloseReason.IOC_REMAINDER, events)
@@ -306,8 +317,13 @@ class Engine:
             by_user = self.open_by_user[order.user] = {}
         by_user[order.id] = order
 
+    def _unindex(self, order: Order) -> None:
+        """Take a resting order out of the open-order indexes (its book drops it separately)."""
+        del self.orders[order.id]
+        del self.open_by_user[order.user][order.id]
+
     def _settle(self, ms: MarketState, taker: Order, hits: list[Hit], events: list[Event]) -> None:
-        scale, fee = ms.scale, _rules.fee
+        scale = ms.scale
         maker_bps, taker_bps = ms.maker_bps, ms.taker_bps
         fees_base, fees_quote = self.fees[ms.base], self.fees[ms.quote]
         t_base, t_quote = taker.base_balance, taker.quote_balance
@@ -316,28 +332,29 @@ class Engine:
         trade_id = self.next_trade_id
         for maker, qty in hits:
             if not qty:
+                self._unindex(maker)
                 self._close(ms, maker, maker.remaining, CloseReason.SELF_TRADE, events)
                 continue
             price = maker.price
             quote = qty * price // scale
             m_base, m_quote = maker.base_balance, maker.quote_balance
             if taker_buys:
-                taker_fee, maker_fee = fee(qty, taker_bps), fee(quote, maker_bps)
+                taker_fee, maker_fee = _rules.fee(qty, taker_bps), _rules.fee(quote, maker_bps)
                 released = qty * limit // scale - quote
-                t_quote[1] -= quote + released
-                t_quote[0] += released
-                t_base[0] += qty - taker_fee
-                m_base[1] -= qty
-                m_quote[0] += quote - maker_fee
+                t_quote.held -= quote + released
+                t_quote.available += released
+                t_base.available += qty - taker_fee
+                m_base.held -= qty
+                m_quote.available += quote - maker_fee
                 fees_base += taker_fee
                 fees_quote += maker_fee
             else:
-                taker_fee, maker_fee = fee(quote, taker_bps), fee(qty, maker_bps)
+                taker_fee, maker_fee = _rules.fee(quote, taker_bps), _rules.fee(qty, maker_bps)
                 released = 0
-                t_base[1] -= qty
-                t_quote[0] += quote - taker_fee
-                m_quote[1] -= quote
-                m_base[0] += qty - maker_fee
+                t_base.held -= qty
+                t_quote.available += quote - taker_fee
+                m_quote.held -= quote
+                m_base.available += qty - maker_fee
                 fees_quote += taker_fee
                 fees_base += maker_fee
             events.append(
@@ -359,6 +376,7 @@ class Engine:
             )
             trade_id += 1
             if not maker.remaining:
+                self._unindex(maker)
                 self._close(ms, maker, 0, _FILLED, events)
         self.next_trade_id = trade_id
         self.fees[ms.base], self.fees[ms.quote] = fees_base, fees_quote
@@ -377,20 +395,18 @@ class Engine:
         elif order.side is BUY:
             released = remaining * order.price // ms.scale
             cell = order.quote_balance
-            cell[1] -= released
-            cell[0] += released
+            cell.held -= released
+            cell.available += released
         else:
             released = remaining
             cell = order.base_balance
-            cell[1] -= released
-            cell[0] += released
+            cell.held -= released
+            cell.available += released
         oid = order.id
         events.append(
             OrderClosed(oid, order.user, order.market, order.side, reason, remaining, released)
         )
         order.remaining = 0
-        if self.orders.pop(oid, None) is not None:
-            del self.open_by_user[order.user][oid]
         cid = order.client_order_id
         if cid is not None:
             closed = self.closed_client_ids
@@ -425,6 +441,7 @@ class Engine:
         ms = self.markets[order.market]
         remaining = order.remaining
         ms.book.remove(order)
+        self._unindex(order)
         self._close(ms, order, remaining, CloseReason.CANCELLED, events)
 
     def _cancel_all(self, cmd: CancelAll, seq: int) -> Result:
@@ -459,13 +476,13 @@ class Engine:
         old_hold = order.remaining * order.price // ms.scale if buy else order.remaining
         new_hold = qty * price // ms.scale if buy else qty
         cell = order.quote_balance if buy else order.base_balance
-        if new_hold - old_hold > cell[0]:
+        if new_hold - old_hold > cell.available:
             return _reject(ResultCode.INSUFFICIENT_FUNDS, seq)
         if not keep and order.tif is _POST_ONLY and self._crosses(ms, order.side, price):
             return _reject(ResultCode.POST_ONLY_WOULD_CROSS, seq)
         # commit point
-        cell[0] -= new_hold - old_hold
-        cell[1] += new_hold - old_hold
+        cell.available -= new_hold - old_hold
+        cell.held += new_hold - old_hold
         events: list[Event] = [
             OrderAmended(
                 order.id,
@@ -482,9 +499,10 @@ class Engine:
             ms.book.reduce(order, qty)
             return Result(OK, seq, events, order.id)
         ms.book.remove(order)
-        del self.orders[order.id], self.open_by_user[order.user][order.id]
+        self._unindex(order)
         moved = self.new_order(
             ms,
+            self.balances[order.user],
             order.id,
             order.user,
             order.side,
@@ -507,7 +525,7 @@ class Engine:
             account = self.balances[user] = {}
         cell = account.get(asset)
         if cell is None:
-            cell = account[asset] = [0, 0]
+            cell = account[asset] = Balance()
         return cell
 
     def _check_movement(self, cmd: Deposit | RequestWithdrawal) -> ResultCode:
@@ -528,7 +546,7 @@ class Engine:
         # commit point
         self.refs.add(cmd.ref)
         self.external[cmd.asset] -= cmd.amount
-        self._cell(cmd.user, cmd.asset)[0] += cmd.amount
+        self._cell(cmd.user, cmd.asset).available += cmd.amount
         return Result(OK, seq, [Deposited(cmd.user, cmd.asset, cmd.amount, cmd.ref)])
 
     def _request_withdrawal(self, cmd: RequestWithdrawal, seq: int) -> Result:
@@ -536,12 +554,12 @@ class Engine:
         if code is not OK:
             return _reject(code, seq)
         cell = self.balances.get(cmd.user, {}).get(cmd.asset)
-        if cell is None or cell[0] < cmd.amount:
+        if cell is None or cell.available < cmd.amount:
             return _reject(ResultCode.INSUFFICIENT_FUNDS, seq)
         # commit point
         self.refs.add(cmd.ref)
-        cell[0] -= cmd.amount
-        cell[1] += cmd.amount
+        cell.available -= cmd.amount
+        cell.held += cmd.amount
         self.withdrawals[cmd.ref] = Withdrawal(cmd.user, cmd.asset, cmd.amount)
         return Result(OK, seq, [WithdrawalHeld(cmd.user, cmd.asset, cmd.amount, cmd.ref)])
 
@@ -549,7 +567,7 @@ class Engine:
         w = self.withdrawals.pop(cmd.ref, None)
         if w is None:
             return _reject(ResultCode.UNKNOWN_REFERENCE, seq)
-        self.balances[w.user][w.asset][1] -= w.amount
+        self.balances[w.user][w.asset].held -= w.amount
         self.external[w.asset] += w.amount
         return Result(OK, seq, [WithdrawalCompleted(w.user, w.asset, w.amount, cmd.ref)])
 
@@ -558,8 +576,8 @@ class Engine:
         if w is None:
             return _reject(ResultCode.UNKNOWN_REFERENCE, seq)
         cell = self.balances[w.user][w.asset]
-        cell[1] -= w.amount
-        cell[0] += w.amount
+        cell.held -= w.amount
+        cell.available += w.amount
         return Result(OK, seq, [WithdrawalCancelled(w.user, w.asset, w.amount, cmd.ref)])
 
     # ------------------------------------------------------------------ listings

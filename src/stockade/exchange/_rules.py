@@ -10,10 +10,12 @@ exchange, so the sum of what users receive never exceeds what they give.
 
 from __future__ import annotations
 
+from typing import Final
+
 from stockade.exchange._model import Asset, Market, Side
 from stockade.exchange._results import ResultCode
 
-BPS = 10_000
+BPS: Final = 10_000
 
 
 def fee(amount: int, bps: int) -> int:

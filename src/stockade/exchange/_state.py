@@ -25,6 +25,7 @@ from stockade.exchange._model import (
     Side,
     TimeInForce,
 )
+from stockade.exchange._order import Balance
 
 #: Bumped whenever the layout below changes; restore refuses other versions.
 SNAPSHOT_VERSION = 1
@@ -81,10 +82,10 @@ def _capture(engine: Engine) -> _State:
         assets=[engine.assets[code] for code in sorted(engine.assets)],
         markets=[_MarketRow(ms.market, ms.status) for _, ms in sorted(engine.markets.items())],
         balances=[
-            (user, asset, cell[0], cell[1])
+            (user, asset, cell.available, cell.held)
             for user, account in sorted(engine.balances.items())
             for asset, cell in sorted(account.items())
-            if cell != [0, 0]
+            if cell.available or cell.held
         ],
         fees=sorted(engine.fees.items()),
         external=sorted(engine.external.items()),
@@ -136,7 +137,7 @@ def restore(data: bytes, book_factory: BookFactory = FastBook) -> Engine:
     for row in state.markets:
         engine.add_market(row.market, engine.assets[row.market.base]).status = row.status
     for user, asset, available, held in state.balances:
-        engine.balances.setdefault(user, {})[asset] = [available, held]
+        engine.balances.setdefault(user, {})[asset] = Balance(available, held)
     engine.fees.update(state.fees)
     engine.external.update(state.external)
     for r in state.orders:
@@ -156,6 +157,7 @@ def _rest(engine: Engine, r: _OrderRow) -> None:
         ms,
         engine.new_order(
             ms,
+            engine.balances.setdefault(r.user, {}),
             r.id,
             r.user,
             r.side,
