@@ -21,7 +21,7 @@ def free_port() -> int:
 
 
 def new_site(root: Path, clients: tuple[str, ...] = (), database: str | None = None) -> SiteLayout:
-    """A site whose core, relay and witness listen on free loopback ports."""
+    """A site whose core, relay, witness and web listen on free loopback ports."""
     init_site(
         root,
         clients=clients,
@@ -29,6 +29,7 @@ def new_site(root: Path, clients: tuple[str, ...] = (), database: str | None = N
         database=database,
         relay_address=f"tcp://127.0.0.1:{free_port()}",
         witness_address=f"tcp://127.0.0.1:{free_port()}",
+        web_address=f"tcp://127.0.0.1:{free_port()}",
     )
     return SiteLayout(root)
 
@@ -85,3 +86,12 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "
             pass
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+def stockade(*args: str) -> subprocess.CompletedProcess[str]:
+    """The ``stockade`` command, run to completion with a bare environment."""
+    command = [sys.executable, "-m", "stockade", *args]
+    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "250"}
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env=env, check=False
+    )

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from stockade import core, relay, witness
+from stockade import core, relay, web, witness
 from stockade.client import (
     SITE_FILE,
     Client,
@@ -40,6 +40,8 @@ witness_app = typer.Typer(no_args_is_help=True, help="An independent cosigner of
 app.add_typer(witness_app, name="witness")
 relay_app = typer.Typer(no_args_is_help=True, help="A cache of the public log and market data.")
 app.add_typer(relay_app, name="relay")
+web_app = typer.Typer(no_args_is_help=True, help="The exchange's public face: the HTTP API.")
+app.add_typer(web_app, name="web")
 console = Console()
 
 SiteDir = Annotated[Path, typer.Argument(help="The site directory.")]
@@ -123,6 +125,12 @@ def witness_run(
 def relay_run(directory: Annotated[Path, typer.Argument(help="Holds relay.toml.")]) -> None:
     """Pull the log and market data from core; serve them over HTTP until stopped."""
     relay.main(directory / relay.CONFIG_FILE)
+
+
+@web_app.command("run")
+def web_run(directory: Annotated[Path, typer.Argument(help="Holds web.toml.")]) -> None:
+    """Serve the HTTP API (/api/v1) until stopped."""
+    web.main(directory / web.CONFIG_FILE)
 
 
 @app.command()

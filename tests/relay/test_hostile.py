@@ -39,8 +39,9 @@ from stockade.tlog import (
     sign_text,
 )
 from stockade.witness import CONFIG_FILE, load_config
-from tests.processes import http_post
-from tests.relay.conftest import HostileRelay, LiveSite, stockade
+from tests.live import LiveSite
+from tests.processes import http_post, stockade
+from tests.relay.conftest import HostileRelay
 from tests.relay.test_relay import trade
 
 MARKET = "BTC-USD"

@@ -12,7 +12,8 @@ import pytest
 from stockade.client import ForgedTrade, MarketWatcher, RelayReader
 from stockade.exchange import Side, TimeInForce
 from tests.core.helpers import LOT, PRICE, TICK
-from tests.relay.conftest import HostileRelay, LiveSite, follow
+from tests.live import LiveSite
+from tests.relay.conftest import HostileRelay, follow
 from tests.relay.test_hostile import MARKET, verify
 
 LOAD_ORDERS = 600  # bounded: the load stops by itself

@@ -15,8 +15,9 @@ from stockade.keys import generate
 from stockade.tlog import open_checkpoint
 from stockade.wire import Channel, PlaceOrderRequest
 from tests.core.helpers import LOT, PRICE, TICK
-from tests.processes import free_port, http_request
-from tests.relay.conftest import LiveSite, follow, stockade
+from tests.live import LiveSite
+from tests.processes import free_port, http_request, stockade
+from tests.relay.conftest import follow
 
 
 def trade(live: LiveSite, price: int = PRICE) -> int:

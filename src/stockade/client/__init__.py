@@ -1,6 +1,7 @@
 """The Python SDK: signs requests; verifies replies and the log; reads a site's public file."""
 
 from stockade.client._client import Client, OperatorClient, Refused, expect
+from stockade.client._http import ApiError, HttpApi
 from stockade.client._log import (
     FetchTile,
     ForkedLog,
@@ -23,12 +24,14 @@ from stockade.client._sitefile import SITE_FILE, SiteFile, SiteFileError, read_s
 
 __all__ = [
     "SITE_FILE",
+    "ApiError",
     "Client",
     "FeedGap",
     "FeedReordered",
     "FetchTile",
     "ForgedTrade",
     "ForkedLog",
+    "HttpApi",
     "LogMismatch",
     "LogSource",
     "LogWatcher",

@@ -53,9 +53,9 @@ from stockade.wire import (
     AccountCreated,
     CreateAccountRequest,
     CreditRequest,
+    Message,
     Receipt,
     RegisterKeyRequest,
-    Request,
     RevokeKeyRequest,
 )
 
@@ -90,7 +90,7 @@ class ForkedLog(LogMismatch):
 
 
 #: What each operator command about an account must be logged as (the rest: in the clear).
-_COMMITTED: dict[type[Request], type[LogEntry]] = {
+_COMMITTED: dict[type[Message], type[LogEntry]] = {
     CreateAccountRequest: AccountOpened,
     RegisterKeyRequest: KeyAdded,
     RevokeKeyRequest: KeyRemoved,
@@ -106,7 +106,7 @@ def log_entries(fetch: FetchTile, size: int) -> Iterator[bytes]:
 
 
 def _check_request_entry(
-    entry: LogEntry, request: Request, envelope: bytes, salt: bytes | None
+    entry: LogEntry, request: Message, envelope: bytes, salt: bytes | None
 ) -> None:
     kind = _COMMITTED.get(type(request), SignedRequest)
     if not isinstance(entry, kind):
@@ -159,7 +159,7 @@ class LogWatcher:
         self._tiles: TileHashes | None = None
 
     def check_receipt(
-        self, receipt: Receipt | AccountCreated, request: Request, envelope: bytes
+        self, receipt: Receipt | AccountCreated, request: Message, envelope: bytes
     ) -> list[LogEntry]:
         """The receipt's entries, checked against the request this client sent: the entry the
         request must produce, at the receipt's sequence number, then exactly its trades."""

@@ -30,6 +30,7 @@ class SiteFile:
     witnesses: tuple[Verifier, ...] = field(default=())
     need: int = 0
     relay: str | None = None  # http:// URL of a relay serving the log and market data
+    web: str | None = None  # http:// URL of the site's web compartment (the HTTP API)
 
     def __post_init__(self) -> None:
         if any(w.algorithm != COSIGNATURE_V1 for w in self.witnesses):
@@ -59,6 +60,8 @@ class SiteFile:
         ]
         if self.relay is not None:
             lines += ["[relay]", f'url = "{self.relay}"', ""]
+        if self.web is not None:
+            lines += ["[web]", f'url = "{self.web}"', ""]
         for name, key in sorted(self.operators.items()):
             lines += [f"[operators.{check_name(name)}]", f'public_key = "{key.hex()}"', ""]
         return "\n".join(lines)
@@ -79,15 +82,16 @@ def read_site_file(path: Path) -> SiteFile:
             log=Verifier.decode(doc["log"]["verifier"]),
             witnesses=tuple(Verifier.decode(v) for v in doc["log"].get("witnesses", [])),
             need=int(doc["log"].get("need", 0)),
-            relay=_relay_url(doc.get("relay", {}).get("url")),
+            relay=_http_url("relay", doc.get("relay", {}).get("url")),
+            web=_http_url("web", doc.get("web", {}).get("url")),
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, NoteError) as exc:
         raise SiteFileError(f"cannot read site file {path}: {exc}") from None
 
 
-def _relay_url(url: object) -> str | None:
+def _http_url(table: str, url: object) -> str | None:
     if url is None:
         return None
-    if not isinstance(url, str) or not url.startswith("http://"):
-        raise ValueError("[relay] url is an http:// URL")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"[{table}] url is an http:// or https:// URL")
     return url

@@ -4,7 +4,7 @@ It holds no state and imports no compartment."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 
 import uvicorn
@@ -58,19 +58,25 @@ def error(status: int, name: str, message: str, headers: dict[str, str] | None =
     return response(f"{name}: {message}\n", status, headers={"X-Error": name, **(headers or {})})
 
 
-async def _http_exception(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    name = HTTPStatus(exc.status_code).phrase.replace(" ", "")
-    return error(exc.status_code, name, str(exc.detail), dict(exc.headers or {}))
+#: How an app words a refusal: status, machine-readable name, message, extra headers.
+Refusal = Callable[[int, str, str, dict[str, str]], Response]
 
 
 def application(
-    routes: Sequence[BaseRoute], lifespan: Lifespan[Starlette] | None = None
+    routes: Sequence[BaseRoute],
+    lifespan: Lifespan[Starlette] | None = None,
+    refusal: Refusal = error,
 ) -> Starlette:
-    """An app whose own refusals (no such route, wrong method) have the shape of ours, and that
-    never redirects: each resource has one path."""
+    """An app whose own refusals (no such route, wrong method) have the shape of ours, worded by
+    ``refusal``, and that never redirects: each resource has one path."""
+
+    async def http_exception(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        name = HTTPStatus(exc.status_code).phrase.replace(" ", "")
+        return refusal(exc.status_code, name, str(exc.detail), dict(exc.headers or {}))
+
     app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_exception}
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception}
     )
     app.router.redirect_slashes = False
     return app

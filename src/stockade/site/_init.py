@@ -16,12 +16,15 @@ from stockade.relay import CONFIG_FILE as RELAY_CONFIG
 from stockade.relay import render_config as render_relay
 from stockade.site._layout import SiteLayout
 from stockade.tlog import ED25519, Verifier
+from stockade.web import CONFIG_FILE as WEB_CONFIG
+from stockade.web import render_config as render_web
 from stockade.wire import parse_address
 from stockade.witness import init_witness
 
 DEFAULT_CORE_ADDRESS = "tcp://127.0.0.1:7001"
 DEFAULT_RELAY_ADDRESS = "tcp://127.0.0.1:7002"
 DEFAULT_WITNESS_ADDRESS = "tcp://127.0.0.1:7003"
+DEFAULT_WEB_ADDRESS = "tcp://127.0.0.1:8080"
 
 
 class SiteExists(Exception):
@@ -43,6 +46,7 @@ def init_site(
     database: str | None = None,
     relay_address: str = DEFAULT_RELAY_ADDRESS,
     witness_address: str = DEFAULT_WITNESS_ADDRESS,
+    web_address: str = DEFAULT_WEB_ADDRESS,
 ) -> SiteFile:
     layout = SiteLayout(root)
     if layout.site_file.exists() or layout.core_config.exists():
@@ -88,6 +92,7 @@ def init_site(
     witness_name = f"witness.stockade.invalid/{name}/{secrets.token_hex(4)}"
     witness = init_witness(layout.witness, witness_name, witness_at, [log])
     relay_at = parse_address(relay_address)
+    web_at = parse_address(web_address)
     site = SiteFile(
         name=name,
         core_address=address,
@@ -97,11 +102,13 @@ def init_site(
         witnesses=(witness,),
         need=1,
         relay=f"http://{relay_at.host}:{relay_at.port}",
+        web=f"http://{web_at.host}:{web_at.port}",
     )
-    for path in (layout.site_file, layout.relay / SITE_FILE):
+    for path in (layout.site_file, layout.relay / SITE_FILE, layout.web / SITE_FILE):
         path.parent.mkdir(exist_ok=True)
         path.write_text(site.render())
         os.chmod(path, 0o644)
     witness_url = f"http://{witness_at.host}:{witness_at.port}"
     (layout.relay / RELAY_CONFIG).write_text(render_relay(relay_at, [(witness_url, witness)]))
+    (layout.web / WEB_CONFIG).write_text(render_web(web_at))
     return site

@@ -7,6 +7,7 @@ SITE/
   witness/             a witness's data directory (0700): witness.toml, witness.key, witness.db;
                        in production, run by someone else
   relay/               the relay's directory: relay.toml and a copy of site.toml, no secret
+  web/                 web's directory: web.toml and a copy of site.toml, no secret
   operators/           operator secret keys (0700); in production, each on its owner's device
   clients/             demo users' API keys (0700); in production, on the users' machines
 """
@@ -42,6 +43,10 @@ class SiteLayout:
     @property
     def relay(self) -> Path:
         return self.root / "relay"
+
+    @property
+    def web(self) -> Path:
+        return self.root / "web"
 
     @property
     def operators(self) -> Path:

@@ -23,6 +23,8 @@ from stockade.core import load_config
 from stockade.relay import CONFIG_FILE as RELAY_CONFIG
 from stockade.relay import load_config as load_relay_config
 from stockade.site._layout import SiteLayout
+from stockade.web import CONFIG_FILE as WEB_CONFIG
+from stockade.web import load_config as load_web_config
 from stockade.wire import Address
 from stockade.witness import CONFIG_FILE as WITNESS_CONFIG
 from stockade.witness import load_config as load_witness_config
@@ -66,11 +68,13 @@ def child_environment() -> dict[str, str]:
 
 
 def site_children(layout: SiteLayout) -> list[ChildSpec]:
-    """Core, then the witness, then the relay (which pulls from core and asks the witness)."""
+    """Core, then the witness, then the relay (which pulls from core and asks the witness), then
+    web (which forwards to core)."""
     stockade = [sys.executable, "-m", "stockade"]
     core = load_config(layout.core_config)
     witness = load_witness_config(layout.witness / WITNESS_CONFIG)
     relay = load_relay_config(layout.relay / RELAY_CONFIG)
+    web = load_web_config(layout.web / WEB_CONFIG)
     return [
         ChildSpec(
             "core",
@@ -92,6 +96,13 @@ def site_children(layout: SiteLayout) -> list[ChildSpec]:
             layout.relay,
             relay.log_file,
             relay.listen,
+        ),
+        ChildSpec(
+            "web",
+            [*stockade, "web", "run", str(layout.web)],
+            layout.web,
+            web.log_file,
+            web.listen,
         ),
     ]
 

@@ -1,6 +1,7 @@
 """The wire: typed, signed, replay-protected messages between compartments and clients.
 
-Pure modules: ``_messages`` (every message type), ``_envelope`` (seal and open), ``_framing``,
+Pure modules: ``_messages`` (every message type), ``_envelope`` (seal and open), ``_http`` (signed
+HTTP requests and the messages they mean), ``_framing``,
 ``_replay``, ``_capabilities``, ``_address``. I/O: ``_channel`` (blocking client connections).
 """
 
@@ -15,6 +16,7 @@ from stockade.wire._channel import (
 )
 from stockade.wire._envelope import (
     DOMAIN,
+    HTTP_VERSION,
     MAX_REPLY,
     MAX_REQUEST,
     VERSION,
@@ -25,7 +27,9 @@ from stockade.wire._envelope import (
     decode_body,
     decode_envelope,
     encode_message,
+    http_envelope,
     seal,
+    sign_http,
 )
 from stockade.wire._errors import (
     WIRE_ERRORS,
@@ -39,12 +43,26 @@ from stockade.wire._errors import (
     Replayed,
     Unauthorized,
     UnexpectedMessage,
+    UnknownRoute,
     UnknownSender,
     UnsupportedVersion,
     WireError,
     WrongRecipient,
 )
 from stockade.wire._framing import HEADER, FrameReader, frame
+from stockade.wire._http import (
+    API_PREFIX,
+    HEADERS,
+    HTTP_DOMAIN,
+    MAX_HTTP_BODY,
+    SIGNED_REPLY,
+    AmendBody,
+    HttpMethod,
+    HttpRequest,
+    OrderBody,
+    canonical_request,
+    message_of,
+)
 from stockade.wire._messages import (
     MAX_BATCH,
     MAX_LIST,
@@ -100,23 +118,30 @@ from stockade.wire._messages import (
 from stockade.wire._replay import MAX_REMEMBERED, ReplayCache
 
 __all__ = [
+    "API_PREFIX",
     "CAPABILITIES",
     "DEFAULT_TIMEOUT",
     "DOMAIN",
     "HEADER",
+    "HEADERS",
+    "HTTP_DOMAIN",
+    "HTTP_VERSION",
     "MAX_BATCH",
+    "MAX_HTTP_BODY",
     "MAX_LIST",
     "MAX_REMEMBERED",
     "MAX_REPLY",
     "MAX_REQUEST",
     "MAX_TILE_BYTES",
     "MESSAGE_TAGS",
+    "SIGNED_REPLY",
     "UNADDRESSED",
     "VERSION",
     "WINDOW_MS",
     "WIRE_ERRORS",
     "AccountCreated",
     "Address",
+    "AmendBody",
     "AmendOrderRequest",
     "BadEnvelopeSignature",
     "BalanceRow",
@@ -135,6 +160,8 @@ __all__ = [
     "Expired",
     "FrameReader",
     "FromTheFuture",
+    "HttpMethod",
+    "HttpRequest",
     "ListAssetRequest",
     "ListMarketRequest",
     "LogRef",
@@ -149,6 +176,7 @@ __all__ = [
     "OpenOrdersRequest",
     "Opener",
     "OperatorRequest",
+    "OrderBody",
     "OrderInfo",
     "OrderRequest",
     "Orders",
@@ -179,17 +207,22 @@ __all__ = [
     "Trades",
     "Unauthorized",
     "UnexpectedMessage",
+    "UnknownRoute",
     "UnknownSender",
     "UnsupportedVersion",
     "UserRequest",
     "WireError",
     "WrongRecipient",
     "authorize",
+    "canonical_request",
     "connect",
     "decode_body",
     "decode_envelope",
     "encode_message",
     "frame",
+    "http_envelope",
+    "message_of",
     "parse_address",
     "seal",
+    "sign_http",
 ]

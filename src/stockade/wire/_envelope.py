@@ -5,6 +5,10 @@ The signature covers ``DOMAIN || sender || recipient || nonce || ts_ms (8 bytes,
 body`` with the sender's Ed25519 key; naming the recipient stops a message meant for one peer
 being replayed to another. ``body`` is the canonical msgpack encoding of one ``Message``.
 
+Version 2 is a signed HTTP request (``_http``): ``body`` is the canonical msgpack of the
+``HttpRequest`` as its client sent it, the signature is the client's over its canonical request,
+and the message is what ``message_of`` derives from it. Everything else is the same.
+
 ``Opener.open`` refuses, cheapest check first, and raises the matching ``WireError``:
 size, envelope shape, canonical encoding, version, recipient, sender known, timestamp window,
 signature, replay, then the body's shape and canonical encoding. The clock and the nonce are
@@ -29,11 +33,14 @@ from stockade.wire._errors import (
     UnknownSender,
     UnsupportedVersion,
     WrongRecipient,
+    field_of,
 )
+from stockade.wire._http import HTTP_DOMAIN, HttpRequest, canonical_request, message_of
 from stockade.wire._messages import Message
 from stockade.wire._replay import ReplayCache
 
 VERSION = 1
+HTTP_VERSION = 2
 DOMAIN = b"stockade/wire/v1\x00"
 #: Accept timestamps this far from our clock, either way: wide enough for honest clock drift and
 #: network delay, narrow enough that the replay cache only needs to remember a few seconds.
@@ -76,6 +83,7 @@ class Envelope(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fiel
 _encoder = msgspec.msgpack.Encoder()
 _envelope_decoder = msgspec.msgpack.Decoder(Envelope)
 _message_decoder = msgspec.msgpack.Decoder(Message)
+_http_decoder = msgspec.msgpack.Decoder(HttpRequest)
 
 
 def encode_message(message: Message) -> bytes:
@@ -106,31 +114,54 @@ def decode_envelope(data: bytes, max_size: int) -> Envelope:
         raise Malformed("malformed envelope", untrusted_detail=str(exc)) from None
     if _encoder.encode(env) != data:
         raise NonCanonical("envelope is not canonically encoded")
-    if env.version != VERSION:
-        raise UnsupportedVersion(f"envelope version {env.version} is not {VERSION}")
+    if env.version not in (VERSION, HTTP_VERSION):
+        raise UnsupportedVersion(
+            f"envelope version {env.version} is not {VERSION} or {HTTP_VERSION}"
+        )
     return env
 
 
+def http_envelope(
+    sender: bytes, recipient: bytes, nonce: bytes, ts: int, request: HttpRequest, signature: bytes
+) -> bytes:
+    """The version-2 envelope of a signed HTTP request (its signature is checked on opening)."""
+    body = _encoder.encode(request)
+    return _encoder.encode(Envelope(HTTP_VERSION, sender, recipient, nonce, ts, body, signature))
+
+
+def sign_http(
+    identity: Identity, recipient: PublicKey, request: HttpRequest, nonce: bytes, ts: int
+) -> bytes:
+    """A client's signature over ``request`` for the site whose core key is ``recipient``."""
+    return identity.secret.sign(HTTP_DOMAIN, canonical_request(request, ts, nonce, recipient.raw))
+
+
+def _http_request(env: Envelope) -> HttpRequest:
+    try:
+        request = _http_decoder.decode(env.body)
+    except msgspec.ValidationError as exc:
+        field = field_of(str(exc))
+        raise Malformed("invalid HTTP request", field=field, untrusted_detail=str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise Malformed("malformed HTTP request", untrusted_detail=str(exc)) from None
+    if _encoder.encode(request) != env.body:
+        raise NonCanonical("HTTP request is not canonically encoded")
+    return request
+
+
 def decode_body(env: Envelope) -> Message:
+    if env.version == HTTP_VERSION:
+        return message_of(_http_request(env))
     try:
         message: Message = _message_decoder.decode(env.body)
     except msgspec.ValidationError as exc:
-        field = _field_of(str(exc))
+        field = field_of(str(exc))
         raise Malformed("invalid message", field=field, untrusted_detail=str(exc)) from None
     except msgspec.DecodeError as exc:
         raise Malformed("malformed message", untrusted_detail=str(exc)) from None
     if _encoder.encode(message) != env.body:
         raise NonCanonical("message is not canonically encoded")
     return message
-
-
-def _field_of(error: str) -> str | None:
-    """The field a msgspec validation error names (``... - at `$.qty` ``), without the ``$.``."""
-    marker = "at `$."
-    at = error.rfind(marker)
-    if at < 0:
-        return None
-    return error[at + len(marker) :].rstrip("`").split("[")[0][:64] or None
 
 
 class Opener:
@@ -178,11 +209,13 @@ class Opener:
 
     @staticmethod
     def verify_signature(env: Envelope, sender: PublicKey) -> None:
+        if env.version == HTTP_VERSION:
+            domain = HTTP_DOMAIN
+            signed = canonical_request(_http_request(env), env.ts, env.nonce, env.recipient)
+        else:
+            domain = DOMAIN
+            signed = _signed_bytes(env.sender, env.recipient, env.nonce, env.ts, env.body)
         try:
-            sender.verify(
-                DOMAIN,
-                _signed_bytes(env.sender, env.recipient, env.nonce, env.ts, env.body),
-                env.signature,
-            )
+            sender.verify(domain, signed, env.signature)
         except BadSignature:
             raise BadEnvelopeSignature("signature does not verify") from None

@@ -65,6 +65,21 @@ class Overloaded(WireError):
     code = 5013
 
 
+class UnknownRoute(WireError):
+    """A signed HTTP request names no endpoint that takes signed requests."""
+
+    code = 5014
+
+
+def field_of(error: str) -> str | None:
+    """The field a msgspec validation error names (``... - at `$.qty` ``), without the ``$.``."""
+    marker = "at `$."
+    at = error.rfind(marker)
+    if at < 0:
+        return None
+    return error[at + len(marker) :].rstrip("`").split("[")[0][:64] or None
+
+
 def _registry() -> dict[int, type[WireError]]:
     codes: dict[int, type[WireError]] = {}
     classes: list[type[WireError]] = [WireError, *WireError.__subclasses__()]

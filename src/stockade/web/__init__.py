@@ -1,0 +1,53 @@
+"""The web compartment: the exchange's public face (the HTTP API; the browser UI follows).
+
+It holds no secret: no database credential, no user's key, and toward core only a key it makes at
+start. Signed requests pass through it exactly as their clients signed them, so a compromised web
+can drop or delay requests but never forge one (``tests/web/test_breach.py``).
+"""
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from stockade.client import SiteFile
+from stockade.httpkit import application, serve
+from stockade.web._api import Api, plain, refuse_route
+from stockade.web._config import CONFIG_FILE, ConfigError, WebConfig, load_config, render_config
+from stockade.web._corelink import CoreAnswer, CoreLink, CoreUnavailable
+
+
+def site_info(site: SiteFile) -> dict[str, object]:
+    """What a client needs to sign for this site, all public."""
+    return {
+        "name": site.name,
+        "core_key": site.core_key.hex(),
+        "log": site.log.encode(),
+        "relay": site.relay,
+    }
+
+
+def web_app(site: SiteFile) -> Starlette:
+    api = Api(CoreLink(site.core_address, site.core_key), site_info(site))
+    return application(api.routes(), refusal=refuse_route)
+
+
+def main(config_path: Path) -> None:
+    config = load_config(config_path)
+    serve(web_app(config.site), config.listen)
+
+
+__all__ = [
+    "CONFIG_FILE",
+    "Api",
+    "ConfigError",
+    "CoreAnswer",
+    "CoreLink",
+    "CoreUnavailable",
+    "WebConfig",
+    "load_config",
+    "main",
+    "plain",
+    "render_config",
+    "site_info",
+    "web_app",
+]

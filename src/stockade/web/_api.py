@@ -1,0 +1,267 @@
+"""The public HTTP API, ``/api/v1``: JSON in and out, never HTML.
+
+Public endpoints (no signature): server time, site keys, markets with their rules, order books.
+Signed endpoints (``wire._http``): the request, exactly as its client signed it, travels to core as
+a version-2 envelope; core checks the key, time window, replay and signature, applies it and
+answers, and web renders core's answer. Web cannot act for anyone: it holds no user's key, and
+core refuses what the user's key did not sign. Each answer to a signed request carries core's own
+signed envelope in the ``Stockade-Signed-Reply`` header, so a client can check its receipt (or
+refusal) without trusting web.
+
+Errors are ``{"error": {"code", "name", "message", "field", "order_id"}}`` with the codes of
+``docs/protocol.md``. A 5xx (``CoreUnavailable``) means the order's state is unknown: query it by
+``client_order_id``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+from collections.abc import Callable
+from enum import IntEnum
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from stockade.httpkit import BodyTooLarge, read_body, response
+from stockade.keys import Identity, generate
+from stockade.web._corelink import CoreAnswer, CoreLink, CoreUnavailable
+from stockade.wire import (
+    HEADERS,
+    MAX_HTTP_BODY,
+    SIGNED_REPLY,
+    WINDOW_MS,
+    BookRequest,
+    ErrorInfo,
+    HttpMethod,
+    HttpRequest,
+    MarketsRequest,
+    NonceSource,
+    http_envelope,
+    seal,
+)
+from stockade.wire import (
+    Request as WireRequest,
+)
+from stockade.wire._http import MAX_PATH, MAX_QUERY
+
+JSON = "application/json"
+PRIVATE = {"Cache-Control": "no-store"}
+PUBLIC = {"Cache-Control": "public, max-age=1"}
+
+#: HTTP status for each refusal code range or code (``docs/api.md``); anything else is 422.
+_STATUS_BY_NAME = {
+    "Oversize": 413,
+    "Malformed": 400,
+    "NonCanonical": 400,
+    "UnsupportedVersion": 400,
+    "WrongRecipient": 401,
+    "UnknownSender": 401,
+    "Expired": 401,
+    "FromTheFuture": 401,
+    "BadEnvelopeSignature": 401,
+    "Replayed": 401,
+    "Unauthorized": 403,
+    "UnknownRoute": 404,
+    "Overloaded": 503,
+    "UNKNOWN_ORDER": 404,
+    "ORDER_NOT_FOUND": 404,
+    "UNKNOWN_MARKET": 404,
+    "DUPLICATE_CLIENT_ORDER_ID": 409,
+}
+
+
+_METHODS: dict[str, HttpMethod] = {
+    "GET": "GET",
+    "POST": "POST",
+    "PATCH": "PATCH",
+    "DELETE": "DELETE",
+}
+
+
+def plain(value: object) -> object:
+    """A reply as JSON-ready values: enums by lower-case name, bytes as base64, each event and
+    message with its type name under ``type``."""
+    if isinstance(value, msgspec.Struct):
+        config = value.__struct_config__
+        out: dict[str, object] = {}
+        if config.tag is not None and config.tag_field == "k":  # an engine event
+            out["type"] = type(value).__name__
+        for name in value.__struct_fields__:
+            out[name] = plain(getattr(value, name))
+        return out
+    if isinstance(value, IntEnum):
+        return value.name.lower()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
+
+
+def _json(value: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return response(msgspec.json.encode(value), status, JSON, headers or PRIVATE)
+
+
+def error_response(info: ErrorInfo, headers: dict[str, str] | None = None) -> Response:
+    status = _STATUS_BY_NAME.get(info.name, 422)
+    return _json({"error": plain(info)}, status, headers)
+
+
+def refuse(status: int, name: str, message: str, field: str | None = None) -> Response:
+    """A refusal decided by web itself, before anything reached core."""
+    return _json({"error": {"code": 0, "name": name, "message": message, "field": field}}, status)
+
+
+def refuse_route(status: int, name: str, message: str, headers: dict[str, str]) -> Response:
+    """The app's own refusals (no such path, wrong method), as JSON like every other."""
+    response = refuse(status, name, message)
+    response.headers.update(headers)
+    return response
+
+
+def _answer(answer: CoreAnswer, requester: bytes | None = None) -> Response:
+    """Core's answer as JSON; to a signed request, with core's signed envelope when core
+    addressed it to the requester (a refusal before authentication is addressed to no one)."""
+    reply = answer.reply
+    response = error_response(reply.error) if reply.error is not None else _json(plain(reply.body))
+    if requester is not None and answer.recipient == requester:
+        response.headers[SIGNED_REPLY] = base64.b64encode(answer.envelope).decode()
+    return response
+
+
+class _BadHeaders(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _hex(headers: dict[str, str], name: str, size: int) -> bytes:
+    value = headers.get(name)
+    if value is None:
+        raise _BadHeaders(name, f"the {name} header is missing")
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    if len(raw) != size or value != raw.hex():
+        raise _BadHeaders(name, f"{name} is {size} bytes in lower-case hex")
+    return raw
+
+
+def _signature_headers(request: Request) -> tuple[bytes, int, bytes, bytes]:
+    headers = {name: request.headers[name] for name in HEADERS if name in request.headers}
+    key_name, ts_name, nonce_name, signature_name = HEADERS
+    key = _hex(headers, key_name, 32)
+    ts = headers.get(ts_name, "")
+    if not ts.isdigit() or len(ts) > 15:
+        raise _BadHeaders(ts_name, f"{ts_name} is milliseconds since the Unix epoch")
+    nonce = _hex(headers, nonce_name, 16)
+    try:
+        signature = base64.b64decode(headers.get(signature_name, ""), validate=True)
+    except (binascii.Error, ValueError):
+        signature = b""
+    if len(signature) != 64:
+        raise _BadHeaders(signature_name, f"{signature_name} is 64 bytes in base64")
+    return key, int(ts), nonce, signature
+
+
+class Api:
+    """The API's handlers, bound to one link to core and web's own (per-process) identity."""
+
+    def __init__(
+        self,
+        link: CoreLink,
+        site_info: dict[str, object],
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        identity: Identity | None = None,
+    ) -> None:
+        self.link = link
+        self.site_info = site_info
+        self.clock_ms = clock_ms
+        # Public reads go to core under a key made here and never written: core treats a key it
+        # never registered as public, so this key can read only what anyone may read.
+        self.identity = identity or generate("web")
+        self._nonce = NonceSource(secrets.token_bytes(8))
+
+    def routes(self) -> list[Route]:
+        signed = ["GET", "POST", "PATCH", "DELETE"]
+        return [
+            Route("/api/v1/time", self.server_time, methods=["GET"]),
+            Route("/api/v1/site", self.site, methods=["GET"]),
+            Route("/api/v1/markets", self.markets, methods=["GET"]),
+            Route("/api/v1/markets/{market}/book", self.book, methods=["GET"]),
+            Route("/api/v1/orders", self.signed, methods=signed),
+            Route("/api/v1/orders/{rest:path}", self.signed, methods=signed),
+            Route("/api/v1/open-orders", self.signed, methods=["GET"]),
+            Route("/api/v1/my-trades", self.signed, methods=["GET"]),
+            Route("/api/v1/balances", self.signed, methods=["GET"]),
+        ]
+
+    # ------------------------------------------------------------------ public
+
+    async def server_time(self, _request: Request) -> Response:
+        return _json({"server_time_ms": self.clock_ms(), "window_ms": WINDOW_MS}, headers={})
+
+    async def site(self, _request: Request) -> Response:
+        return _json(self.site_info, headers=PUBLIC)
+
+    async def markets(self, _request: Request) -> Response:
+        return await self._public(MarketsRequest())
+
+    async def book(self, request: Request) -> Response:
+        depth = request.query_params.get("depth", "50")
+        if set(request.query_params) - {"depth"} or not depth.isdigit() or len(depth) > 4:
+            return refuse(400, "Malformed", "the only parameter is depth (1 to 1000)", "depth")
+        try:
+            message = msgspec.convert(
+                {"market": request.path_params["market"], "depth": int(depth)}, BookRequest
+            )
+        except msgspec.ValidationError as exc:
+            return refuse(400, "Malformed", str(exc), "market")
+        return await self._public(message)
+
+    async def _public(self, message: WireRequest) -> Response:
+        nonce = self._nonce()
+        envelope = seal(self.identity, self.link.core_key, message, nonce, self.clock_ms())
+        try:
+            answer = await self.link.call(envelope, nonce)
+        except CoreUnavailable:
+            return refuse(503, "CoreUnavailable", "the exchange is not reachable; retry")
+        response = _answer(answer)
+        response.headers["Cache-Control"] = PUBLIC["Cache-Control"]
+        return response
+
+    # ------------------------------------------------------------------ signed
+
+    async def signed(self, request: Request) -> Response:
+        try:
+            key, ts, nonce, signature = _signature_headers(request)
+        except _BadHeaders as exc:
+            return refuse(401, "Malformed", exc.message, exc.field)
+        now = self.clock_ms()
+        if abs(ts - now) > WINDOW_MS:  # core checks again; this spares it the obvious cases
+            return refuse(401, "Expired", f"the timestamp is more than {WINDOW_MS} ms off")
+        raw_path = request.scope.get("raw_path", b"")
+        query = request.scope.get("query_string", b"")
+        if len(raw_path) > MAX_PATH or len(query) > MAX_QUERY:
+            return refuse(414, "Oversize", "the path or query is too long")
+        try:
+            body = await read_body(request, MAX_HTTP_BODY)
+            path, text = raw_path.decode("ascii"), query.decode("ascii")
+            http = HttpRequest(_METHODS[request.method], path, text, body)
+        except BodyTooLarge:
+            return refuse(413, "Oversize", f"the body is over {MAX_HTTP_BODY} bytes", "body")
+        except UnicodeDecodeError:
+            return refuse(400, "Malformed", "the path and query are ASCII")
+        envelope = http_envelope(key, self.link.core_key.raw, nonce, ts, http, signature)
+        try:
+            answer = await self.link.call(envelope, nonce)
+        except CoreUnavailable:
+            return refuse(503, "CoreUnavailable", "outcome unknown: query the order by client id")
+        return _answer(answer, key)

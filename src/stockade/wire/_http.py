@@ -1,0 +1,242 @@
+"""HTTP-signed requests, sans I/O: what an API client or a browser signs, and the message it means.
+
+A private API request is signed by the caller's Ed25519 key (an API key, or the browser's
+per-session key) over the *canonical request*::
+
+    "stockade/http/v1" NUL                      (then, joined by LF, no LF at the end:)
+    METHOD LF PATH LF QUERY LF hex(sha256(BODY)) LF TS_MS LF hex(NONCE) LF hex(CORE_KEY)
+
+with the key, timestamp, nonce and signature in the ``Stockade-*`` headers (``HEADERS``). Naming
+the core's public key stops a request signed for one site being replayed at another.
+
+``web`` (and, before it, ``edge``) turns such a request into a wire envelope of version 2 whose body
+is the ``HttpRequest`` exactly as signed; ``core`` checks it like any envelope and journals and logs
+those exact bytes, so an API order carries its client's own signature into the transparency log and
+an auditor re-derives the message from them with ``message_of``, the one translation there is.
+
+The translation is strict: an unknown route or query parameter, a repeated parameter, a body where
+none belongs, an unknown JSON field, a wrong type or an out-of-range value is ``Malformed`` (naming
+the field) or ``UnknownRoute``. Amounts are JSON integers in minor units, as on the wire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Final, Literal, TypeVar
+
+import msgspec
+
+from stockade.exchange import SelfTrade, Side, TimeInForce
+from stockade.wire._errors import Malformed, UnknownRoute, field_of
+from stockade.wire._messages import (
+    AmendOrderRequest,
+    Amount,
+    BalancesRequest,
+    CancelAllRequest,
+    CancelOrderRequest,
+    ClientOrderId,
+    MarketName,
+    Message,
+    MyTradesRequest,
+    OpenOrdersRequest,
+    OrderRequest,
+    PlaceOrderRequest,
+)
+
+HTTP_DOMAIN: Final = b"stockade/http/v1\x00"
+#: The request headers that carry the signature (values: hex key, decimal ms, hex nonce, base64).
+HEADERS: Final = (
+    "stockade-key",
+    "stockade-timestamp",
+    "stockade-nonce",
+    "stockade-signature",
+)
+#: The response header in which the API returns core's signed reply envelope (base64).
+SIGNED_REPLY: Final = "stockade-signed-reply"
+API_PREFIX: Final = "/api/v1/"
+#: Largest signed body: an order is about 150 bytes of JSON.
+MAX_HTTP_BODY: Final = 4096
+MAX_PATH: Final = 256
+MAX_QUERY: Final = 512
+
+HttpMethod = Literal["GET", "POST", "PATCH", "DELETE"]
+
+
+class HttpRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A signed HTTP request as its client sent it: the body of a version-2 envelope."""
+
+    method: HttpMethod
+    path: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PATH)]
+    query: Annotated[str, msgspec.Meta(max_length=MAX_QUERY)]
+    body: Annotated[bytes, msgspec.Meta(max_length=MAX_HTTP_BODY)]
+
+
+def canonical_request(request: HttpRequest, ts_ms: int, nonce: bytes, recipient: bytes) -> bytes:
+    """The bytes a client signs (after ``HTTP_DOMAIN``) for ``request``."""
+    lines = (
+        request.method,
+        request.path,
+        request.query,
+        hashlib.sha256(request.body).hexdigest(),
+        str(ts_ms),
+        nonce.hex(),
+        recipient.hex(),
+    )
+    return "\n".join(lines).encode()
+
+
+# ---------------------------------------------------------------- JSON bodies
+
+_Names = Literal["buy", "sell"]
+
+
+class OrderBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/v1/orders``. ``tif`` is ``gtc``, ``ioc``, ``fok``, ``post_only`` or ``market``
+    (then ``price`` is the protection bound, 0 for the default); ``stp`` is ``cancel_resting``,
+    ``cancel_taker`` or ``cancel_both``."""
+
+    market: MarketName
+    side: _Names
+    qty: Amount
+    price: Amount = 0
+    tif: Literal["gtc", "ioc", "fok", "post_only", "market"] = "gtc"
+    client_order_id: ClientOrderId | None = None
+    stp: Literal["cancel_resting", "cancel_taker", "cancel_both"] = "cancel_resting"
+
+
+class AmendBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``PATCH /api/v1/orders/{id}``: the order's new remaining quantity and price."""
+
+    qty: Amount
+    price: Amount
+
+
+_order_body = msgspec.json.Decoder(OrderBody)
+_amend_body = msgspec.json.Decoder(AmendBody)
+_message: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
+_encoder = msgspec.msgpack.Encoder()
+
+
+T = TypeVar("T")
+
+
+def _json(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
+    if not body:
+        raise Malformed("this request needs a JSON body", field="body")
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise Malformed("invalid body", field_of(str(exc)), untrusted_detail=str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise Malformed("body is not JSON", "body", untrusted_detail=str(exc)) from None
+
+
+def _query(query: str, allowed: frozenset[str]) -> dict[str, str]:
+    """``k=v&k=v`` with known keys, each at most once, values free of escapes (every value the
+    API takes is plain ASCII of a restricted alphabet, so nothing ever needs percent-encoding)."""
+    params: dict[str, str] = {}
+    if not query:
+        return params
+    for part in query.split("&"):
+        key, eq, value = part.partition("=")
+        if not eq or key not in allowed:
+            raise Malformed(f"unknown query parameter {key[:32]!r}", field="query")
+        if key in params:
+            raise Malformed(f"query parameter {key} given twice", field=key)
+        if not value or "%" in value or "+" in value:
+            raise Malformed(f"query parameter {key} needs a plain value", field=key)
+        params[key] = value
+    return params
+
+
+def _integer(params: dict[str, str], key: str, default: int) -> int:
+    value = params.get(key)
+    if value is None:
+        return default
+    if not value.isdigit() or len(value) > 19:
+        raise Malformed(f"{key} is a decimal integer", field=key)
+    return int(value)
+
+
+def _order_id(segment: str) -> int:
+    if not segment.isdigit() or len(segment) > 19 or segment.startswith("0"):
+        raise Malformed("an order id is a positive decimal integer", field="order_id")
+    return int(segment)
+
+
+def _place(body: bytes) -> PlaceOrderRequest:
+    order = _json(_order_body, body)
+    return PlaceOrderRequest(
+        order.market,
+        Side.BUY if order.side == "buy" else Side.SELL,
+        TimeInForce[order.tif.upper()],
+        order.qty,
+        order.price,
+        order.client_order_id,
+        SelfTrade[order.stp.upper()],
+    )
+
+
+_NO_PARAMS: Final = frozenset[str]()
+_MARKET: Final = frozenset({"market"})
+_TRADES: Final = frozenset({"market", "after", "limit"})
+
+
+#: The query parameters each signed endpoint takes; every other endpoint takes none.
+_PARAMS: Final[dict[tuple[str, tuple[str, ...]], frozenset[str]]] = {
+    ("DELETE", ("orders",)): _MARKET,
+    ("GET", ("open-orders",)): _MARKET,
+    ("GET", ("my-trades",)): _TRADES,
+}
+
+
+def _translate(request: HttpRequest, parts: tuple[str, ...], params: dict[str, str]) -> Message:
+    method = request.method
+    match method, parts:
+        case "POST", ("orders",):
+            return _place(request.body)
+        case "DELETE", ("orders",):
+            if "market" not in params:
+                raise Malformed("cancelling all orders needs ?market=", field="market")
+            return CancelAllRequest(params["market"])
+        case "GET", ("orders", "by-client-id", cid):
+            return OrderRequest(client_order_id=cid)
+        case "DELETE", ("orders", "by-client-id", cid):
+            return CancelOrderRequest(client_order_id=cid)
+        case "GET", ("orders", oid):
+            return OrderRequest(order_id=_order_id(oid))
+        case "DELETE", ("orders", oid):
+            return CancelOrderRequest(order_id=_order_id(oid))
+        case "PATCH", ("orders", oid):
+            amend = _json(_amend_body, request.body)
+            return AmendOrderRequest(_order_id(oid), amend.qty, amend.price)
+        case "GET", ("open-orders",):
+            return OpenOrdersRequest(params.get("market"))
+        case "GET", ("my-trades",):
+            after, limit = _integer(params, "after", 0), _integer(params, "limit", 100)
+            return MyTradesRequest(params.get("market"), after, limit)
+        case "GET", ("balances",):
+            return BalancesRequest()
+    raise UnknownRoute(f"no signed endpoint {method} {request.path[:64]}")
+
+
+def message_of(request: HttpRequest) -> Message:
+    """The wire message a signed HTTP request asks for, validated exactly as a wire body is."""
+    method = request.method
+    if not request.path.startswith(API_PREFIX):
+        raise UnknownRoute("not an API path")
+    parts = tuple(request.path[len(API_PREFIX) :].split("/"))
+    if method not in ("POST", "PATCH") and request.body:
+        raise Malformed(f"{method} takes no body", field="body")
+    params = _query(request.query, _PARAMS.get((method, parts), _NO_PARAMS))
+    try:
+        message = _translate(request, parts, params)
+    except ValueError as exc:  # a message's own __post_init__ check
+        raise Malformed(str(exc)) from None
+    # Built from parsed parts, the message has not met its field constraints (msgspec checks those
+    # when decoding): a round trip through the wire decoder applies every one of them.
+    try:
+        return _message.decode(_encoder.encode(message))
+    except msgspec.ValidationError as exc:
+        field = field_of(str(exc))
+        raise Malformed("invalid request", field, untrusted_detail=str(exc)) from None
