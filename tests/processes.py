@@ -95,3 +95,17 @@ def stockade(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command, capture_output=True, text=True, timeout=120, env=env, check=False
     )
+
+
+def process_environment(command: str, directory: Path) -> dict[str, str]:
+    """The environment of the running ``stockade COMMAND ... DIRECTORY`` process, read from /proc:
+    what an attacker who takes over that process finds in it."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            if command.encode() in cmdline and str(directory).encode() in cmdline:
+                pairs = (proc / "environ").read_bytes().split(b"\0")
+                return dict(p.decode().split("=", 1) for p in pairs if p)
+        except OSError:  # the process ended meanwhile
+            continue
+    raise AssertionError(f"no running {command} process for {directory}")

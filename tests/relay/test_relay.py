@@ -4,8 +4,6 @@ its directory and environment hold nothing secret."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +14,7 @@ from stockade.tlog import open_checkpoint
 from stockade.wire import Channel, PlaceOrderRequest
 from tests.core.helpers import LOT, PRICE, TICK
 from tests.live import LiveSite
-from tests.processes import free_port, http_request, stockade
+from tests.processes import free_port, http_request, process_environment, stockade
 from tests.relay.conftest import follow
 
 
@@ -89,7 +87,7 @@ def test_the_relay_holds_no_secret_and_its_kind_of_key_buys_nothing(live: LiveSi
         assert b"secret" not in text.lower()
         assert b"seed" not in text
     assert b"sqlite" not in (live.layout.relay / "relay.toml").read_bytes()
-    environ = _relay_environment(live)
+    environ = process_environment("relay", live.layout.relay)
     assert set(environ) <= {"PATH", "LANG", "PYTHONPATH"}
     stranger = generate("thief")  # what the relay holds: a key core never registered
     with Channel(live.site.core_address, stranger, live.site.core_key) as channel:
@@ -97,18 +95,6 @@ def test_the_relay_holds_no_secret_and_its_kind_of_key_buys_nothing(live: LiveSi
         reply = channel.call(request)
     assert reply.error is not None
     assert reply.error.name == "Unauthorized"
-
-
-def _relay_environment(live: LiveSite) -> dict[str, str]:
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            if b"relay" in cmdline and str(live.layout.relay).encode() in cmdline:
-                pairs = (proc / "environ").read_bytes().split(b"\0")
-                return dict(p.decode().split("=", 1) for p in pairs if p)
-        except OSError:  # the process ended meanwhile
-            continue
-    raise AssertionError("the relay process was not found")
 
 
 segments = st.sampled_from(

@@ -1,0 +1,135 @@
+"""Assume breach of web: the attacker has web's whole directory, its environment, and its place
+in the middle of every request, against a real site.
+
+What they still cannot do:
+* find a secret: no key file, no database credential, no address but core's and its own;
+* place, cancel or read anything for a user: a request is bound by its client's signature to
+  every byte of it, so an altered request, a request forged under a user's key id, or one signed
+  by a key of web's own is refused by core, and changes nothing;
+* replay a user's request it has seen: core remembers every nonce inside the time window.
+
+Web can still drop or delay requests (the client sees a 5xx or nothing, and queries by client id);
+edge and watch (issues 5 and later) deal with that.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import tomllib
+
+from stockade.keys import Identity, generate, read_secret
+from stockade.keys._files import SECRET_FORMAT
+from stockade.wire import (
+    MAX_REPLY,
+    ErrorInfo,
+    FrameReader,
+    HttpRequest,
+    Opener,
+    Reply,
+    decode_body,
+    decode_envelope,
+    frame,
+    http_envelope,
+    parse_address,
+    sign_http,
+)
+from tests.live import LiveSite
+from tests.processes import process_environment
+
+ORDER = json.dumps({"market": "BTC-USD", "side": "buy", "qty": 1000, "price": 10**10}).encode()
+PLACE = HttpRequest("POST", "/api/v1/orders", "", ORDER)
+
+
+def test_web_holds_no_secret(live: LiveSite) -> None:
+    web = live.layout.web
+    assert sorted(p.name for p in web.iterdir()) == ["site.toml", "web.log", "web.toml"]
+    # its configuration is where to listen and the public site file, byte for byte
+    assert tomllib.loads((web / "web.toml").read_text()) == {
+        "web": {"site": "site.toml", "listen": str(parse_address(live.web.replace("http", "tcp")))}
+    }
+    assert (web / "site.toml").read_bytes() == live.layout.site_file.read_bytes()
+    log = (web / "web.log").read_bytes()
+    for marker in (SECRET_FORMAT.encode(), b"sqlite", b"postgres", b"password"):
+        assert marker not in log
+    assert set(process_environment("web", web)) <= {"PATH", "LANG", "PYTHONPATH"}
+
+
+def _core_says(live: LiveSite, envelope: bytes) -> ErrorInfo | None:
+    """Send one frame to core as web would; core's signed answer (its error, or None if it
+    accepted the request)."""
+    address = live.site.core_address
+    with socket.create_connection((address.host, address.port), timeout=10) as sock:
+        sock.sendall(frame(envelope))
+        reader = FrameReader(MAX_REPLY)
+        while True:
+            payloads = reader.feed(sock.recv(65536))
+            if payloads:
+                break
+    env = decode_envelope(payloads[0], MAX_REPLY)
+    Opener.verify_signature(env, live.site.core_key)
+    reply = decode_body(env)
+    assert isinstance(reply, Reply)
+    return reply.error
+
+
+def test_web_cannot_act_for_a_user(live: LiveSite) -> None:
+    alice = read_secret(live.layout.client_key("alice"))
+    core = live.site.core_key
+    with live.api("alice") as api:
+        orders_before, balances_before = api.open_orders().orders, api.balances()
+
+    def envelope(signer: Identity, sent: HttpRequest, signed: HttpRequest, nonce: int) -> bytes:
+        ts = int(time.time() * 1000)
+        raw_nonce = nonce.to_bytes(16, "big")
+        signature = sign_http(signer, core, signed, raw_nonce, ts)
+        return http_envelope(alice.public.raw, core.raw, raw_nonce, ts, sent, signature)
+
+    bigger = HttpRequest("POST", "/api/v1/orders", "", ORDER.replace(b"1000", b"9000"))
+    altered = _core_says(live, envelope(alice, bigger, PLACE, 1))
+    forged = _core_says(live, envelope(generate("web-thief"), PLACE, PLACE, 2))
+    peek = HttpRequest("GET", "/api/v1/balances", "", b"")
+    nosy = _core_says(live, envelope(generate("web-thief"), peek, peek, 3))
+    assert altered is not None
+    assert altered.name == "BadEnvelopeSignature"
+    assert forged is not None
+    assert forged.name == "BadEnvelopeSignature"
+    assert nosy is not None
+    assert nosy.name == "BadEnvelopeSignature"
+    # web's own kind of key (one core never registered) may read public data, never trade
+    thief = generate("web-thief")
+    ts = int(time.time() * 1000)
+    own = http_envelope(
+        thief.public.raw,
+        core.raw,
+        bytes(16),
+        ts,
+        PLACE,
+        sign_http(thief, core, PLACE, bytes(16), ts),
+    )
+    refused = _core_says(live, own)
+    assert refused is not None
+    assert refused.name == "Unauthorized"
+    with live.api("alice") as api:
+        assert api.open_orders().orders == orders_before
+        assert api.balances() == balances_before
+
+
+def test_web_cannot_replay_what_it_saw(live: LiveSite) -> None:
+    alice = read_secret(live.layout.client_key("alice"))
+    core = live.site.core_key
+    ts, nonce = int(time.time() * 1000), b"\x07" * 16
+    cancel_all = HttpRequest("DELETE", "/api/v1/orders", "market=BTC-USD", b"")
+    seen = http_envelope(
+        alice.public.raw,
+        core.raw,
+        nonce,
+        ts,
+        cancel_all,
+        sign_http(alice, core, cancel_all, nonce, ts),
+    )
+    assert _core_says(live, seen) is None  # the user's own request, once
+    again = _core_says(live, seen)
+    assert again is not None
+    assert again.name == "Replayed"
