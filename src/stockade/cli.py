@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -131,6 +132,12 @@ def relay_run(directory: Annotated[Path, typer.Argument(help="Holds relay.toml."
 def web_run(directory: Annotated[Path, typer.Argument(help="Holds web.toml.")]) -> None:
     """Serve the HTTP API (/api/v1) until stopped."""
     web.main(directory / web.CONFIG_FILE)
+
+
+@web_app.command("openapi")
+def web_openapi() -> None:
+    """Print the API's OpenAPI document (docs/openapi.json is this output)."""
+    print(json.dumps(web.openapi(), indent=2, sort_keys=True))
 
 
 @app.command()

@@ -14,6 +14,7 @@ from stockade.httpkit import application, serve
 from stockade.web._api import Api, plain, refuse_route
 from stockade.web._config import CONFIG_FILE, ConfigError, WebConfig, load_config, render_config
 from stockade.web._corelink import CoreAnswer, CoreLink, CoreUnavailable
+from stockade.web._openapi import openapi
 
 
 def site_info(site: SiteFile) -> dict[str, object]:
@@ -46,6 +47,7 @@ __all__ = [
     "WebConfig",
     "load_config",
     "main",
+    "openapi",
     "plain",
     "render_config",
     "site_info",

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from stockade.httpkit import BodyTooLarge, read_body, response
 from stockade.keys import Identity, generate
 from stockade.web._corelink import CoreAnswer, CoreLink, CoreUnavailable
+from stockade.web._openapi import openapi
 from stockade.wire import (
     HEADERS,
     MAX_HTTP_BODY,
@@ -188,10 +189,12 @@ class Api:
         # never registered as public, so this key can read only what anyone may read.
         self.identity = identity or generate("web")
         self._nonce = NonceSource(secrets.token_bytes(8))
+        self._openapi = msgspec.json.encode(openapi())
 
     def routes(self) -> list[Route]:
         signed = ["GET", "POST", "PATCH", "DELETE"]
         return [
+            Route("/api/v1/openapi.json", self.openapi, methods=["GET"]),
             Route("/api/v1/time", self.server_time, methods=["GET"]),
             Route("/api/v1/site", self.site, methods=["GET"]),
             Route("/api/v1/markets", self.markets, methods=["GET"]),
@@ -204,6 +207,9 @@ class Api:
         ]
 
     # ------------------------------------------------------------------ public
+
+    async def openapi(self, _request: Request) -> Response:
+        return response(self._openapi, media_type=JSON, headers=PUBLIC)
 
     async def server_time(self, _request: Request) -> Response:
         return _json({"server_time_ms": self.clock_ms(), "window_ms": WINDOW_MS}, headers={})
