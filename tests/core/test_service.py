@@ -26,6 +26,7 @@ from stockade.wire import (
     BookRequest,
     CancelAllRequest,
     CancelOrderRequest,
+    CoreCommand,
     CreateAccountRequest,
     CreditRequest,
     Envelope,
@@ -58,6 +59,8 @@ from tests.wire.test_wire import EXAMPLES
 
 BUY, SELL, GTC = Side.BUY, Side.SELL, TimeInForce.GTC
 OPERATOR_KINDS = set(get_args(OperatorRequest))
+CORE_KINDS = set(get_args(CoreCommand))
+ANYONE = frozenset({Role.OPERATOR, Role.USER, Role.PUBLIC})
 
 
 def order(side: Side = BUY, lots: int = 10, price: int = PRICE, cid: str | None = None) -> Request:
@@ -184,7 +187,7 @@ def test_envelope_refusals_are_precise(h: CoreHarness) -> None:
     cases = {
         "BadEnvelopeSignature": variant(signature=bytes(flipped)),
         "WrongRecipient": variant(recipient=h.alice.public.raw),
-        "UnsupportedVersion": variant(version=2),
+        "UnsupportedVersion": variant(version=3),
         "Expired": h.frame(h.alice, order(), ts=h.now_ms - WINDOW_MS - 1_000),
         "FromTheFuture": h.frame(h.alice, order(), ts=h.now_ms + WINDOW_MS + 1_000),
         "Oversize": good + bytes(MAX_REQUEST),
@@ -352,8 +355,11 @@ REQUESTS = [m for m in EXAMPLES if not isinstance(m, Reply | Replies)]
 @pytest.mark.parametrize("message", REQUESTS, ids=lambda m: type(m).__name__)
 def test_every_request_kind_refuses_each_kind_of_bad_envelope(message: Request) -> None:
     h = CoreHarness()
-    sender = h.operator if type(message) in OPERATOR_KINDS else h.alice
-    intruder = h.alice if sender is h.operator else h.operator
+    if type(message) in CORE_KINDS:
+        sender, intruder = h.core_identity, h.operator
+    else:
+        sender = h.operator if type(message) in OPERATOR_KINDS else h.alice
+        intruder = h.alice if sender is h.operator else h.operator
     good = h.frame(sender, message)
     env = decode_envelope(good, MAX_REQUEST)
     flipped = bytes([env.signature[0] ^ 1]) + env.signature[1:]
@@ -367,7 +373,7 @@ def test_every_request_kind_refuses_each_kind_of_bad_envelope(message: Request) 
         "Malformed": good[: len(good) // 2],
         "UnknownSender": h.frame(h.revoked(), message),
     }
-    if CAPABILITIES[type(message)] != frozenset(Role):
+    if CAPABILITIES[type(message)] != ANYONE:
         variants["Unauthorized"] = h.frame(intruder, message)
         variants["Unauthorized "] = h.frame(fixed_identity("nobody"), message)
     for name, data in variants.items():

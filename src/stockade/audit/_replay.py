@@ -189,7 +189,9 @@ class Auditor:
         elif isinstance(entry, SignedRequest):
             self._signed(index, entry, signed_ok)
         else:
-            if entry.operator not in self.operators:
+            # Operators sign account changes; core itself vouches for self-service ones (a
+            # sign-up, a log-in's session key, a log-out), having checked the password.
+            if entry.operator not in self.operators and entry.operator != self.core_key.raw:
                 raise _Refused("unknown-operator", "an account change not signed by an operator")
             self._account_change(entry)
 

@@ -3,6 +3,8 @@
 Operator keys are not here: they are pinned in the core's configuration and never change through
 the wire. A user key belongs to exactly one account, is never an operator key, and once revoked
 stays revoked (a revoked key cannot be registered again, so old signatures never regain force).
+A session key (a browser's, registered at log-in) is a user key that also stops at its expiry.
+Accounts opened by sign-up carry a username and the argon2id hash of its password.
 """
 
 from __future__ import annotations
@@ -25,12 +27,23 @@ class KeyRecord(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
     label: str
     created_seq: int
     revoked_seq: int | None = None
+    expires_ms: int | None = None  # a session key's end; None for an API key
+
+    def live(self, now_ms: int) -> bool:
+        return self.revoked_seq is None and (self.expires_ms is None or now_ms < self.expires_ms)
+
+
+class Credential(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    username: str
+    account: AccountId
+    password_hash: str  # argon2id, PHC string form
 
 
 class RegistryState(msgspec.Struct, forbid_unknown_fields=True):
     next_account: int
     accounts: list[AccountRecord]
     keys: list[KeyRecord]
+    credentials: list[Credential] = []
 
 
 class Registry:
@@ -39,6 +52,13 @@ class Registry:
         self.next_account = 1
         self.accounts: dict[AccountId, AccountRecord] = {}
         self.keys: dict[bytes, KeyRecord] = {}
+        self.credentials: dict[str, Credential] = {}
+
+    def create_user(self, username: str, password_hash: str, seq: int) -> AccountId:
+        assert username not in self.credentials
+        account = self.create_account(username, seq)
+        self.credentials[username] = Credential(username, account, password_hash)
+        return account
 
     def create_account(self, label: str, seq: int) -> AccountId:
         account = AccountId(self.next_account)
@@ -49,15 +69,26 @@ class Registry:
     def check_register(self, account: AccountId, public_key: bytes) -> CoreCode | None:
         if account not in self.accounts:
             return CoreCode.UNKNOWN_ACCOUNT
+        return self.check_new_key(public_key)
+
+    def check_new_key(self, public_key: bytes) -> CoreCode | None:
+        """Why ``public_key`` cannot become a user key (an operator's, or ever registered)."""
         if public_key in self.operators:
             return CoreCode.KEY_IS_OPERATOR
         if public_key in self.keys:
             return CoreCode.KEY_ALREADY_REGISTERED
         return None
 
-    def register(self, account: AccountId, public_key: bytes, label: str, seq: int) -> None:
+    def register(
+        self,
+        account: AccountId,
+        public_key: bytes,
+        label: str,
+        seq: int,
+        expires_ms: int | None = None,
+    ) -> None:
         assert self.check_register(account, public_key) is None
-        self.keys[public_key] = KeyRecord(public_key, account, label, seq)
+        self.keys[public_key] = KeyRecord(public_key, account, label, seq, None, expires_ms)
 
     def check_revoke(self, public_key: bytes) -> CoreCode | None:
         record = self.keys.get(public_key)
@@ -67,16 +98,18 @@ class Registry:
         assert self.check_revoke(public_key) is None
         self.keys[public_key] = msgspec.structs.replace(self.keys[public_key], revoked_seq=seq)
 
-    def active_account(self, public_key: bytes) -> AccountId | None:
-        """The account a live user key acts for, or None for unknown and revoked keys."""
+    def active_account(self, public_key: bytes, now_ms: int) -> AccountId | None:
+        """The account a live user key acts for at ``now_ms``, or None for unknown, revoked and
+        expired keys."""
         record = self.keys.get(public_key)
-        return record.account if record is not None and record.revoked_seq is None else None
+        return record.account if record is not None and record.live(now_ms) else None
 
     def state(self) -> RegistryState:
         return RegistryState(
             self.next_account,
             sorted(self.accounts.values(), key=lambda a: a.account),
             sorted(self.keys.values(), key=lambda k: k.public_key),
+            sorted(self.credentials.values(), key=lambda c: c.username),
         )
 
     @classmethod
@@ -85,4 +118,5 @@ class Registry:
         registry.next_account = state.next_account
         registry.accounts = {a.account: a for a in state.accounts}
         registry.keys = {k.public_key: k for k in state.keys}
+        registry.credentials = {c.username: c for c in state.credentials}
         return registry

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from stockade.wire import ErrorInfo
+
 
 class CoreCode(IntEnum):
     UNKNOWN_ACCOUNT = 6000
@@ -14,3 +16,11 @@ class CoreCode(IntEnum):
     ORDER_NOT_FOUND = 6004
     NO_CHECKPOINT = 6005
     NO_SUCH_TILE = 6006
+    USERNAME_TAKEN = 6007
+    BAD_CREDENTIALS = 6008  # no such username, or a wrong password: never which
+    TOO_MANY_ATTEMPTS = 6009
+    NOT_A_SESSION = 6010  # log-out signed by an API key: revoke API keys through an operator
+
+
+def core_error(code: CoreCode, message: str, field: str | None = None) -> ErrorInfo:
+    return ErrorInfo(int(code), code.name, message, field)

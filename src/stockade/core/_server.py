@@ -12,6 +12,9 @@ Rules:
 * Replies leave each connection in request order, consecutive replies to one key sharing one
   signed envelope. A connection with too many replies outstanding stops being read until the
   backlog drains (backpressure instead of unbounded memory).
+* Password work (hashing a sign-up's password, checking a log-in's) runs in one worker thread,
+  never on the loop: the loop keeps matching while it runs, and the request's reply keeps its
+  place in its connection's order until the work is done and core has applied what followed.
 * A storage failure stops the process: without a durable journal the core must not acknowledge
   anything (fail closed); the supervisor restarts it and it restores from snapshot and journal.
 """
@@ -19,6 +22,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import logging
@@ -37,9 +41,11 @@ from stockade.wire import (
     MAX_REPLY,
     MAX_REQUEST,
     Address,
+    CoreCommand,
     ErrorInfo,
     FrameReader,
     NonceSource,
+    Overloaded,
     Replies,
     Reply,
     ReplyBody,
@@ -64,6 +70,9 @@ WRITE_BUFFER_HIGH = 4 * 1024 * 1024
 CHECKPOINT_EVERY_MS = 1000
 #: Bytes of replies sealed into one envelope at most, well under what a client accepts (1 MiB).
 MAX_BATCH_BYTES = MAX_REPLY // 2
+#: Password checks waiting for the worker at most; past it log-ins are refused as Overloaded
+#: (about a second of work at 20 ms each: enough for people, not for a guessing flood).
+MAX_PENDING_WORK = 50
 
 
 @dataclass
@@ -185,6 +194,8 @@ class CoreServer:
         self._nonce = NonceSource(secrets.token_bytes(8))
         self._keys: dict[bytes, PublicKey] = {}
         self._durable_log_size = core.log.tree.size  # restored state is durable
+        self._workers = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="passwords")
+        self._pending_work = 0
 
     # ------------------------------------------------------------------ requests
 
@@ -198,6 +209,9 @@ class CoreServer:
             outcome = self.core.receive(payload, self.now_ms())
         except Exception as exc:  # a bug: the state may be half-changed, so serve nothing more
             self._fail(exc)
+            return
+        if outcome.work is not None:
+            self._start_work(conn, outcome)
             return
         if outcome.applied is not None:
             self._group.applied.append(outcome.applied)
@@ -215,6 +229,37 @@ class CoreServer:
             self._group.queries.append((waiting, outcome.query))
         self._schedule_commit()
         conn.waiting.append(waiting)
+
+    def _start_work(self, conn: _Connection, outcome: Outcome) -> None:
+        """Hold the reply's place in ``conn``'s order; run the work off the loop."""
+        waiting = _Waiting(0, None, outcome)
+        conn.waiting.append(waiting)
+        if self._pending_work >= MAX_PENDING_WORK or self._loop is None:
+            refusal = wire_error(Overloaded("too many log-ins at once; retry shortly"))
+            waiting.reply = outcome.reply_message(refusal)
+            self._schedule_commit()
+            return
+        assert outcome.work is not None
+        self._pending_work += 1
+        future = self._loop.run_in_executor(self._workers, outcome.work.compute)
+        future.add_done_callback(lambda done: self._work_done(waiting, done))
+
+    def _work_done(self, waiting: _Waiting, done: asyncio.Future[CoreCommand | ErrorInfo]) -> None:
+        self._pending_work -= 1
+        if self._failed is not None:
+            return
+        try:
+            result = done.result()
+            outcome = self.core.complete(waiting.outcome, result, self._nonce(), self.now_ms())
+        except Exception as exc:  # a bug: fail closed, as for any other request
+            self._fail(exc)
+            return
+        if outcome.applied is not None:
+            self._group.applied.append(outcome.applied)
+        waiting.seq = self.core.seq if outcome.wait else 0
+        assert outcome.reply is not None
+        waiting.reply = outcome.reply_message(outcome.reply)
+        self._schedule_commit()
 
     def _send_now(self, conn: _Connection, outcome: Outcome, body: ReplyBody | ErrorInfo) -> None:
         if conn.transport is not None:
@@ -375,6 +420,7 @@ class CoreServer:
             self._commit()
             self.sign_checkpoint(every_ms=0)
             self.take_snapshot()
+        self._workers.shutdown(wait=False, cancel_futures=True)
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.close()

@@ -13,6 +13,7 @@ signature, so a database row forged without the client's key cannot enter the st
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,14 +21,15 @@ from dataclasses import dataclass
 import msgspec
 
 from stockade.core._log import CoreLog, Logged
+from stockade.core._passwords import hash_password, password_matches
 from stockade.core._registry import AccountRecord, KeyRecord, Registry, RegistryState
-from stockade.core._results import CoreCode
+from stockade.core._results import CoreCode, core_error
 from stockade.core._rows import Applied
-from stockade.core._storage import JournalRecord, Snapshot, Storage, StoredOrder
+from stockade.core._storage import JournalRecord, Snapshot, Storage
+from stockade.core._views import open_info, private_view, stored_order, trades_of
 from stockade.errors import LocalProtocolError
 from stockade.exchange import (
     DESCRIPTIONS,
-    SYSTEM,
     AccountId,
     AmendOrder,
     CancelAll,
@@ -38,12 +40,10 @@ from stockade.exchange import (
     Event,
     ListAsset,
     ListMarket,
-    Order,
     OrderId,
     ResultCode,
     SetMarketStatus,
     Side,
-    Trade,
     audit,
     restore,
     snapshot,
@@ -76,12 +76,16 @@ from stockade.wire import (
     CancelAllRequest,
     CancelOrderRequest,
     CheckpointRequest,
+    CoreCommand,
     CreateAccountRequest,
+    CreateUser,
     CreditRequest,
     Envelope,
     ErrorInfo,
     ListAssetRequest,
     ListMarketRequest,
+    LogInRequest,
+    LogOutRequest,
     LogRef,
     MarketInfo,
     Markets,
@@ -90,7 +94,7 @@ from stockade.wire import (
     MyTradesRequest,
     Opener,
     OpenOrdersRequest,
-    OrderInfo,
+    OpenSession,
     OrderRequest,
     Orders,
     PingRequest,
@@ -103,19 +107,20 @@ from stockade.wire import (
     ReplyBody,
     RevokeKeyRequest,
     Role,
+    SessionOpened,
     SetMarketStatusRequest,
     SignedCheckpointReply,
+    SignUpRequest,
     Status,
     StatusRequest,
     TileReply,
     TileRequest,
-    TradeRow,
-    Trades,
     UnexpectedMessage,
     WireError,
     authorize,
     decode_body,
     decode_envelope,
+    seal,
 )
 
 SNAPSHOT_DOMAIN = b"stockade/snapshot/v1\x00"
@@ -126,6 +131,22 @@ STATE_VERSION = 2
 LogEntries = Callable[[int], Iterable[bytes]]
 #: A history query, run by the server on the storage once every earlier write is durable.
 Query = Callable[[Storage], "ReplyBody | ErrorInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """Password work the server runs in a worker thread; its result is the command core then
+    sends itself (``Core.complete``), or the refusal to answer with."""
+
+    username: str
+    compute: Callable[[], CoreCommand | ErrorInfo]
+
+
+#: How long a browser session's key may act for its account.
+SESSION_MS = 12 * 3600 * 1000
+#: Failed log-ins for one username that start a lock-out, and how long it lasts.
+MAX_FAILURES = 5
+LOCKOUT_MS = 15 * 60 * 1000
 
 
 class JournalCorrupt(LocalProtocolError):
@@ -140,6 +161,7 @@ class Outcome:
     applied: Applied | None = None
     wait: bool = False  # hold the reply until all applied so far is durable
     query: Query | None = None
+    work: Work | None = None  # run off the loop; then ``Core.finish_work`` gives the reply
 
     def reply_message(self, body: ReplyBody | ErrorInfo) -> Reply:
         if isinstance(body, ErrorInfo):
@@ -168,10 +190,6 @@ def _error(code: int, name: str, message: str, field: str | None = None) -> Erro
 def _result_error(code: ResultCode, order_id: OrderId | None = None) -> ErrorInfo:
     message, field = DESCRIPTIONS[code]
     return ErrorInfo(int(code), code.name, message, field, order_id)
-
-
-def _core_error(code: CoreCode, message: str, field: str | None = None) -> ErrorInfo:
-    return _error(int(code), code.name, message, field)
 
 
 def _public_key(raw: bytes) -> PublicKey | None:
@@ -207,6 +225,8 @@ class Core:
         self.durable_seq = seq
         self.snapshot_seq = seq
         self._user_keys: dict[bytes, PublicKey] = {}
+        self._now_ms = 0  # the time keys are judged at: now, or a journal row's time on replay
+        self._failures: dict[str, tuple[int, int]] = {}  # username -> (failures, since ms)
         self.opener = Opener(
             identity.public, self._lookup, ReplayCache(WINDOW_MS), MAX_REQUEST, not_before_ms
         )
@@ -314,12 +334,15 @@ class Core:
         return core
 
     def _lookup(self, key: bytes) -> PublicKey | None:
-        """The key to check a sender's signature with: an operator's, a live user's, or (for
-        public reads) any key never registered. Revoked keys are refused outright."""
+        """The key to check a sender's signature with: core's own (for the commands it sends
+        itself), an operator's, a live user's, or (for public reads) any key never registered.
+        Revoked and expired keys are refused outright."""
+        if key == self.identity.public.raw:
+            return self.identity.public
         operator = self.operators.get(key)
         if operator is not None:
             return operator
-        if self.registry.active_account(key) is None:
+        if self.registry.active_account(key, self._now_ms) is None:
             return None if key in self.registry.keys else _public_key(key)
         public = self._user_keys.get(key)
         if public is None:
@@ -327,14 +350,17 @@ class Core:
         return public
 
     def _role_of(self, key: bytes) -> tuple[Role, AccountId]:
+        if key == self.identity.public.raw:
+            return Role.CORE, AccountId(0)
         if key in self.operators:
             return Role.OPERATOR, AccountId(0)
-        account = self.registry.active_account(key)
+        account = self.registry.active_account(key, self._now_ms)
         return (Role.PUBLIC, AccountId(0)) if account is None else (Role.USER, account)
 
     # ------------------------------------------------------------------ entry points
 
     def receive(self, data: bytes, now_ms: int) -> Outcome:
+        self._now_ms = now_ms
         try:
             env = self.opener.authenticate(data, now_ms)
         except WireError as exc:
@@ -362,6 +388,7 @@ class Core:
             raise JournalCorrupt(f"journal seq {record.seq} is not above {self.seq}")
         if record.ts < self.last_ts:
             raise JournalCorrupt(f"journal seq {record.seq}: time goes backwards")
+        self._now_ms = record.ts
         try:
             env = decode_envelope(record.envelope, MAX_REQUEST)
             sender = self._lookup(env.sender)
@@ -416,7 +443,7 @@ class Core:
                 return engine(cmd)
             case CreditRequest():
                 if AccountId(message.account) not in self.registry.accounts:
-                    error = _core_error(CoreCode.UNKNOWN_ACCOUNT, "no such account", "account")
+                    error = core_error(CoreCode.UNKNOWN_ACCOUNT, "no such account", "account")
                     return Outcome(env.sender, env.nonce, error)
                 credit = Deposit(
                     AccountId(message.account), message.asset, message.amount, message.ref
@@ -438,7 +465,135 @@ class Core:
                 return engine(SetMarketStatus(message.market, message.status))
             case CreateAccountRequest() | RegisterKeyRequest() | RevokeKeyRequest():
                 return self._apply_registry(env, data, message, seq, ts)
+            case SignUpRequest() | LogInRequest():
+                return self._start_work(env, message, ts)
+            case CreateUser() | OpenSession() | LogOutRequest():
+                return self._apply_people(env, data, message, account, seq, ts)
         return self._read(env, message, account, ts)
+
+    # ------------------------------------------------------------------ sign-up and log-in
+
+    def _start_work(self, env: Envelope, message: SignUpRequest | LogInRequest, ts: int) -> Outcome:
+        """Refuse what can be refused at once; hand the password work to the server."""
+
+        def refuse(code: CoreCode, text: str, field: str) -> Outcome:
+            return Outcome(env.sender, env.nonce, core_error(code, text, field), wait=True)
+
+        username, password = message.username, message.password
+        if isinstance(message, SignUpRequest):
+            if username in self.registry.credentials:
+                return refuse(CoreCode.USERNAME_TAKEN, "that username is taken", "username")
+            work = Work(username, lambda: CreateUser(username, hash_password(password)))
+            return Outcome(env.sender, env.nonce, work=work)
+        failures, since = self._failures.get(username, (0, 0))
+        if failures >= MAX_FAILURES and ts - since < LOCKOUT_MS:
+            return refuse(CoreCode.TOO_MANY_ATTEMPTS, "too many failed log-ins; wait", "username")
+        key = message.session_key
+        taken = self.registry.check_new_key(key)
+        if taken is not None:
+            return refuse(taken, "a session needs a key never used before", "session_key")
+        credential = self.registry.credentials.get(username)
+        stored = None if credential is None else credential.password_hash
+        expires = ts + SESSION_MS
+
+        def check() -> OpenSession | ErrorInfo:
+            if password_matches(stored, password):
+                return OpenSession(username, key, expires)
+            return core_error(CoreCode.BAD_CREDENTIALS, "wrong username or password", None)
+
+        return Outcome(env.sender, env.nonce, work=Work(username, check))
+
+    def complete(
+        self, pending: Outcome, result: CoreCommand | ErrorInfo, nonce: bytes, now_ms: int
+    ) -> Outcome:
+        """The outcome of ``pending``'s work: its refusal, or what core's own command did (core
+        signs the command and receives it like any frame, so the journal holds it and replay
+        re-checks it), answered to whoever sent ``pending``."""
+        assert pending.work is not None
+        self._count_failure(pending.work.username, result, now_ms)
+        if isinstance(result, ErrorInfo):
+            return Outcome(pending.recipient, pending.in_reply_to, result, wait=True)
+        own = self.receive(seal(self.identity, self.identity.public, result, nonce, now_ms), now_ms)
+        return dataclasses.replace(
+            own, recipient=pending.recipient, in_reply_to=pending.in_reply_to
+        )
+
+    def _count_failure(self, username: str, result: CoreCommand | ErrorInfo, now_ms: int) -> None:
+        """Failed log-ins per username, in memory: a lock-out slows guessing; it need not
+        survive a restart."""
+        if isinstance(result, ErrorInfo) and result.code == CoreCode.BAD_CREDENTIALS:
+            failures, since = self._failures.get(username, (0, now_ms))
+            if now_ms - since >= LOCKOUT_MS:
+                failures, since = 0, now_ms
+            self._failures[username] = (failures + 1, since)
+        elif isinstance(result, OpenSession):
+            self._failures.pop(username, None)
+
+    def _apply_people(
+        self,
+        env: Envelope,
+        data: bytes,
+        message: CreateUser | OpenSession | LogOutRequest,
+        account: AccountId,
+        seq: int,
+        ts: int,
+    ) -> Outcome:
+        """Core's own commands after password work, and a session's end. Their log entries are
+        vouched for by core's key (no operator signed them), and commit to the command."""
+        registry, core_key = self.registry, self.identity.public.raw
+        record: AccountRecord | KeyRecord
+        entry: Callable[[bytes], AccountOpened | KeyAdded | KeyRemoved]
+
+        def refuse(code: CoreCode, text: str, field: str) -> Outcome:
+            return Outcome(env.sender, env.nonce, core_error(code, text, field), wait=True)
+
+        match message:
+            case CreateUser():
+                if message.username in registry.credentials:  # taken while it was hashed
+                    return refuse(CoreCode.USERNAME_TAKEN, "that username is taken", "username")
+                account = registry.create_user(message.username, message.password_hash, seq)
+                record, user = registry.accounts[account], self.log.pseudonym(account)
+
+                def entry(c: bytes) -> AccountOpened:
+                    return AccountOpened(seq, user, core_key, c)
+
+            case OpenSession():
+                credential = registry.credentials.get(message.username)
+                if credential is None:  # only core sends this, after checking: never expected
+                    return refuse(CoreCode.BAD_CREDENTIALS, "no such user", "username")
+                account, key = credential.account, message.session_key
+                if registry.check_register(account, key) is not None:
+                    return refuse(CoreCode.KEY_ALREADY_REGISTERED, "use a new key", "session_key")
+                registry.register(account, key, "session", seq, message.expires_ms)
+                record, added = registry.keys[key], (self.log.pseudonym(account), key)
+
+                def entry(c: bytes) -> KeyAdded:
+                    return KeyAdded(seq, *added, core_key, c)
+
+            case LogOutRequest():
+                if registry.keys[env.sender].expires_ms is None:
+                    return refuse(CoreCode.NOT_A_SESSION, "this key is not a session's", "key")
+                registry.revoke(env.sender, seq)
+                self._user_keys.pop(env.sender, None)
+                record, removed = (
+                    registry.keys[env.sender],
+                    (self.log.pseudonym(account), env.sender),
+                )
+
+                def entry(c: bytes) -> KeyRemoved:
+                    return KeyRemoved(seq, *removed, core_key, c)
+
+        self.seq, self.last_ts = seq, ts
+        logged = self.log.committed(seq, data, entry)
+        applied = Applied(seq, ts, data, [], record, logged.first, logged.leaves)
+        body: ReplyBody
+        if isinstance(message, CreateUser):
+            body = AccountCreated(seq, ts, record.account, _log_ref(logged))
+        elif isinstance(message, OpenSession):
+            body = SessionOpened(seq, ts, record.account, message.expires_ms, _log_ref(logged))
+        else:
+            body = Receipt(seq, ts, [], None, _log_ref(logged))
+        return Outcome(env.sender, env.nonce, body, applied, wait=True)
 
     def _apply_engine(
         self,
@@ -485,7 +640,7 @@ class Core:
                 account = AccountId(message.account)
                 code = registry.check_register(account, message.public_key)
                 if code is not None:
-                    error = _core_error(code, code.name.lower().replace("_", " "), "public_key")
+                    error = core_error(code, code.name.lower().replace("_", " "), "public_key")
                     return Outcome(env.sender, env.nonce, error, wait=True)
                 registry.register(account, message.public_key, message.label, seq)
                 record = registry.keys[message.public_key]
@@ -497,7 +652,7 @@ class Core:
             case RevokeKeyRequest():
                 code = registry.check_revoke(message.public_key)
                 if code is not None:
-                    error = _core_error(code, "no such active key", "public_key")
+                    error = core_error(code, "no such active key", "public_key")
                     return Outcome(env.sender, env.nonce, error, wait=True)
                 registry.revoke(message.public_key, seq)
                 self._user_keys.pop(message.public_key, None)
@@ -533,7 +688,7 @@ class Core:
                 mine = engine.open_orders(account)
                 if message.market is not None:
                     mine = [o for o in mine if o.market == message.market]
-                return answer(Orders([_open_info(o) for o in mine]))
+                return answer(Orders([open_info(o) for o in mine]))
             case OrderRequest():
                 return self._find_order(env, account, message)
             case MyTradesRequest():
@@ -542,7 +697,9 @@ class Core:
                     env.sender,
                     env.nonce,
                     wait=True,
-                    query=lambda s: _trades(s, account, req.market, req.after_trade_id, req.limit),
+                    query=lambda s: trades_of(
+                        s, account, req.market, req.after_trade_id, req.limit
+                    ),
                 )
             case BookRequest():
                 ms = engine.markets.get(message.market)
@@ -581,7 +738,7 @@ class Core:
         body: ReplyBody | ErrorInfo = (
             SignedCheckpointReply(last.note)
             if last
-            else _core_error(CoreCode.NO_CHECKPOINT, "no checkpoint signed yet")
+            else core_error(CoreCode.NO_CHECKPOINT, "no checkpoint signed yet")
         )
         return Outcome(env.sender, env.nonce, body, wait=True)
 
@@ -595,7 +752,7 @@ class Core:
                 raise TileError("no checkpoint signed yet")
             check_tile_within(tile, last.size)
         except TileError as exc:
-            error = _core_error(CoreCode.NO_SUCH_TILE, exc.message, "width")
+            error = core_error(CoreCode.NO_SUCH_TILE, exc.message, "width")
             return Outcome(env.sender, env.nonce, error, wait=True)
         if req.level != ENTRIES:
             body = TileReply(hash_tile(self.log.tree, tile))
@@ -615,12 +772,12 @@ class Core:
             oid = engine.find_order(account, req.client_order_id)
         order = engine.orders.get(OrderId(oid)) if oid is not None else None
         if order is not None and order.user == account:
-            return Outcome(env.sender, env.nonce, _open_info(order), wait=True)
+            return Outcome(env.sender, env.nonce, open_info(order), wait=True)
         return Outcome(
             env.sender,
             env.nonce,
             wait=True,
-            query=lambda s: _stored_order(s, account, req.order_id, req.client_order_id),
+            query=lambda s: stored_order(s, account, req.order_id, req.client_order_id),
         )
 
 
@@ -630,88 +787,3 @@ def _log_ref(logged: Logged) -> LogRef:
 
 def _snapshot_message(seq: int, state_hash: bytes) -> bytes:
     return seq.to_bytes(8, "big") + state_hash
-
-
-def private_view(events: list[Event], account: AccountId) -> list[Event]:
-    """The events as ``account`` may see them: its own, and its side of each trade.
-
-    A receipt goes to one user. The counterparty of a trade is anonymous to them: its account,
-    order and fee are blanked, and events about other users' orders are left out.
-    """
-    seen: list[Event] = []
-    for event in events:
-        if isinstance(event, Trade):
-            seen.append(_my_side(event, account))
-        elif getattr(event, "user", account) == account:  # listing events have no user
-            seen.append(event)
-    return seen
-
-
-def _my_side(trade: Trade, account: AccountId) -> Trade:
-    if trade.maker_user != account:
-        return msgspec.structs.replace(
-            trade, maker_user=SYSTEM, maker_order_id=OrderId(0), maker_fee=0
-        )
-    if trade.taker_user != account:
-        return msgspec.structs.replace(
-            trade, taker_user=SYSTEM, taker_order_id=OrderId(0), taker_fee=0
-        )
-    return trade
-
-
-def _open_info(order: Order) -> OrderInfo:
-    return OrderInfo(
-        order.id,
-        order.market,
-        order.side,
-        order.tif,
-        order.price,
-        order.qty,
-        order.remaining,
-        order.client_order_id,
-        True,
-    )
-
-
-def _stored_order(
-    storage: Storage, account: AccountId, order_id: int | None, client_order_id: str | None
-) -> OrderInfo | ErrorInfo:
-    found: StoredOrder | None = storage.find_order(account, order_id, client_order_id)
-    if found is None:
-        return _core_error(CoreCode.ORDER_NOT_FOUND, "no such order of yours", "order_id")
-    return OrderInfo(
-        found.order_id,
-        found.market,
-        found.side,
-        found.tif,
-        found.price,
-        found.qty,
-        found.remaining,
-        found.client_order_id,
-        found.open,
-        found.close_reason,
-    )
-
-
-def _trades(
-    storage: Storage, account: AccountId, market: str | None, after: int, limit: int
-) -> Trades:
-    rows = []
-    for t in storage.trades_of(account, market, after, limit):
-        maker = t.maker_account == account
-        side = Side(1 - t.taker_side) if maker else t.taker_side
-        rows.append(
-            TradeRow(
-                t.trade_id,
-                t.seq,
-                t.ts,
-                t.market,
-                t.maker_order if maker else t.taker_order,
-                side,
-                maker,
-                t.price,
-                t.qty,
-                t.maker_fee if maker else t.taker_fee,
-            )
-        )
-    return Trades(rows)

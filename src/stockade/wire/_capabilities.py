@@ -19,19 +19,24 @@ from stockade.wire._messages import (
     CancelOrderRequest,
     CheckpointRequest,
     CreateAccountRequest,
+    CreateUser,
     CreditRequest,
     ListAssetRequest,
     ListMarketRequest,
+    LogInRequest,
+    LogOutRequest,
     MarketsRequest,
     Message,
     MyTradesRequest,
     OpenOrdersRequest,
+    OpenSession,
     OrderRequest,
     PingRequest,
     PlaceOrderRequest,
     RegisterKeyRequest,
     RevokeKeyRequest,
     SetMarketStatusRequest,
+    SignUpRequest,
     StatusRequest,
     TileRequest,
 )
@@ -41,11 +46,13 @@ class Role(StrEnum):
     OPERATOR = "operator"  # pinned in core's configuration; later: M-of-N quorum commands
     USER = "user"  # an API key registered to one account
     PUBLIC = "public"  # a key the receiver never registered: public data only
+    CORE = "core"  # core's own key: the commands it sends itself (CoreCommand)
 
 
 _USER = frozenset({Role.USER})
 _OPERATOR = frozenset({Role.OPERATOR})
-_ANYONE = frozenset(Role)
+_ANYONE = frozenset({Role.OPERATOR, Role.USER, Role.PUBLIC})
+_CORE = frozenset({Role.CORE})
 
 CAPABILITIES: dict[type[Message], frozenset[Role]] = {
     PlaceOrderRequest: _USER,
@@ -61,6 +68,11 @@ CAPABILITIES: dict[type[Message], frozenset[Role]] = {
     PingRequest: _ANYONE,
     CheckpointRequest: _ANYONE,
     TileRequest: _ANYONE,
+    SignUpRequest: _ANYONE,
+    LogInRequest: _ANYONE,
+    LogOutRequest: _USER,
+    CreateUser: _CORE,
+    OpenSession: _CORE,
     CreateAccountRequest: _OPERATOR,
     RegisterKeyRequest: _OPERATOR,
     RevokeKeyRequest: _OPERATOR,

@@ -35,6 +35,7 @@ from stockade.wire._messages import (
     CancelAllRequest,
     CancelOrderRequest,
     ClientOrderId,
+    LogOutRequest,
     MarketName,
     Message,
     MyTradesRequest,
@@ -217,7 +218,16 @@ def _translate(request: HttpRequest, parts: tuple[str, ...], params: dict[str, s
             return MyTradesRequest(params.get("market"), after, limit)
         case "GET", ("balances",):
             return BalancesRequest()
+        case "POST", ("auth", "logout"):
+            return LogOutRequest()
     raise UnknownRoute(f"no signed endpoint {method} {request.path[:64]}")
+
+
+def _takes_body(method: str, parts: tuple[str, ...]) -> bool:
+    """Only placing an order (POST /orders) and amending one (PATCH /orders/{id}) send JSON."""
+    return parts[:1] == ("orders",) and (
+        (method == "POST" and len(parts) == 1) or (method == "PATCH" and len(parts) == 2)
+    )
 
 
 def message_of(request: HttpRequest) -> Message:
@@ -226,8 +236,8 @@ def message_of(request: HttpRequest) -> Message:
     if not request.path.startswith(API_PREFIX):
         raise UnknownRoute("not an API path")
     parts = tuple(request.path[len(API_PREFIX) :].split("/"))
-    if method not in ("POST", "PATCH") and request.body:
-        raise Malformed(f"{method} takes no body", field="body")
+    if request.body and not _takes_body(method, parts):
+        raise Malformed(f"{method} {request.path[:64]} takes no body", field="body")
     params = _query(request.query, _PARAMS.get((method, parts), _NO_PARAMS))
     try:
         message = _translate(request, parts, params)

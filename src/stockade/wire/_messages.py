@@ -43,6 +43,10 @@ Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIST)]
 Nonce = Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
 Key32 = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
 Text = Annotated[str, msgspec.Meta(max_length=500)]
+Username = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{2,31}$")]
+Password = Annotated[str, msgspec.Meta(min_length=10, max_length=128)]
+#: An argon2id hash in its PHC string form ($argon2id$v=19$m=...,t=...,p=...$salt$hash).
+PasswordHash = Annotated[str, msgspec.Meta(pattern=r"^\$argon2id\$[A-Za-z0-9$=,+/.]{20,200}$")]
 
 
 class _Msg(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="t"):
@@ -116,6 +120,45 @@ class MyTradesRequest(_Msg, frozen=True, tag=8):
     market: MarketName | None = None
     after_trade_id: Seq = 0
     limit: Limit = 100
+
+
+# ---------------------------------------------------------------- people: sign-up and log-in
+
+
+class SignUpRequest(_Msg, frozen=True, tag=30):
+    """Open an account that logs in with this username and password. Anyone may ask; the
+    password is hashed (argon2id) by core, off its event loop, and never stored or logged."""
+
+    username: Username
+    password: Password
+
+
+class LogInRequest(_Msg, frozen=True, tag=31):
+    """Check a username and password and, if they match, let ``session_key`` act for that
+    account until the session expires: a browser's non-extractable key, made for this log-in."""
+
+    username: Username
+    password: Password
+    session_key: Key32
+
+
+class LogOutRequest(_Msg, frozen=True, tag=32):
+    """End the session whose key signs this request."""
+
+
+class CreateUser(_Msg, frozen=True, tag=40):
+    """Core's own command, once it has hashed a sign-up's password: what the journal keeps."""
+
+    username: Username
+    password_hash: PasswordHash
+
+
+class OpenSession(_Msg, frozen=True, tag=41):
+    """Core's own command, once a log-in's password checked out: what the journal keeps."""
+
+    username: Username
+    session_key: Key32
+    expires_ms: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
 # ---------------------------------------------------------------- public requests
@@ -308,6 +351,16 @@ class Status(_Msg, frozen=True, tag=110):
     invariant_violations: list[Text]
 
 
+class SessionOpened(_Msg, frozen=True, tag=114):
+    """A log-in succeeded: ``session_key`` acts for ``account`` until ``expires_ms``."""
+
+    seq: Seq
+    ts: int
+    account: Id
+    expires_ms: int
+    log: LogRef | None = None
+
+
 class SignedCheckpointReply(_Msg, frozen=True, tag=112):
     note: Annotated[bytes, msgspec.Meta(max_length=65536)]
 
@@ -329,6 +382,7 @@ ReplyBody = (
     | Status
     | SignedCheckpointReply
     | TileReply
+    | SessionOpened
 )
 
 
@@ -367,8 +421,19 @@ UserRequest = (
     | OrderRequest
     | OpenOrdersRequest
     | MyTradesRequest
+    | LogOutRequest
 )
-PublicRequest = BookRequest | MarketsRequest | PingRequest | CheckpointRequest | TileRequest
+PublicRequest = (
+    BookRequest
+    | MarketsRequest
+    | PingRequest
+    | CheckpointRequest
+    | TileRequest
+    | SignUpRequest
+    | LogInRequest
+)
+#: What core sends itself once work done off its event loop (a password hash) is ready.
+CoreCommand = CreateUser | OpenSession
 OperatorRequest = (
     CreateAccountRequest
     | RegisterKeyRequest
@@ -379,7 +444,7 @@ OperatorRequest = (
     | SetMarketStatusRequest
     | StatusRequest
 )
-Request = UserRequest | PublicRequest | OperatorRequest
+Request = UserRequest | PublicRequest | OperatorRequest | CoreCommand
 Message = Request | Reply | Replies
 
 
