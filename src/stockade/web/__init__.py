@@ -1,4 +1,4 @@
-"""The web compartment: the exchange's public face (the HTTP API; the browser UI follows).
+"""The web compartment: the exchange's public face, the HTTP API and the browser UI.
 
 It holds no secret: no database credential, no user's key, and toward core only a key it makes at
 start. Signed requests pass through it exactly as their clients signed them, so a compromised web
@@ -15,6 +15,7 @@ from stockade.web._api import Api, plain, refuse_route
 from stockade.web._config import CONFIG_FILE, ConfigError, WebConfig, load_config, render_config
 from stockade.web._corelink import CoreAnswer, CoreLink, CoreUnavailable
 from stockade.web._openapi import openapi
+from stockade.web._pages import Pages
 
 
 def site_info(site: SiteFile) -> dict[str, object]:
@@ -28,8 +29,11 @@ def site_info(site: SiteFile) -> dict[str, object]:
 
 
 def web_app(site: SiteFile) -> Starlette:
-    api = Api(CoreLink(site.core_address, site.core_key), site_info(site))
-    return application(api.routes(), refusal=refuse_route)
+    def link() -> CoreLink:
+        return CoreLink(site.core_address, site.core_key)
+
+    api = Api(link(), link(), site_info(site))
+    return application([*api.routes(), *Pages(api).routes()], refusal=refuse_route)
 
 
 def main(config_path: Path) -> None:

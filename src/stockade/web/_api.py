@@ -21,6 +21,7 @@ import secrets
 import time
 from collections.abc import Callable
 from enum import IntEnum
+from typing import TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -29,6 +30,7 @@ from starlette.routing import Route
 
 from stockade.httpkit import BodyTooLarge, read_body, response
 from stockade.keys import Identity, generate
+from stockade.web._bodies import LogInBody, SignUpBody
 from stockade.web._corelink import CoreAnswer, CoreLink, CoreUnavailable
 from stockade.web._openapi import openapi
 from stockade.wire import (
@@ -40,14 +42,17 @@ from stockade.wire import (
     ErrorInfo,
     HttpMethod,
     HttpRequest,
+    LogInRequest,
     MarketsRequest,
     NonceSource,
+    SignUpRequest,
     http_envelope,
     seal,
 )
 from stockade.wire import (
     Request as WireRequest,
 )
+from stockade.wire._errors import field_of
 from stockade.wire._http import MAX_PATH, MAX_QUERY
 
 JSON = "application/json"
@@ -172,17 +177,42 @@ def _signature_headers(request: Request) -> tuple[bytes, int, bytes, bytes]:
     return key, int(ts), nonce, signature
 
 
+_sign_up_body = msgspec.json.Decoder(SignUpBody)
+_log_in_body = msgspec.json.Decoder(LogInBody)
+T = TypeVar("T")
+
+
+async def _json_body(request: Request, decoder: msgspec.json.Decoder[T]) -> T | Response:
+    """A small JSON body, sent as ``application/json``: no cross-site form can send that type
+    without a CORS preflight, which this API never grants (the log-in's CSRF defence)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != JSON:
+        return refuse(415, "UnsupportedMediaType", "send application/json", "content-type")
+    try:
+        raw = await read_body(request, 1024)
+        return decoder.decode(raw)
+    except BodyTooLarge:
+        return refuse(413, "Oversize", "the body is over 1024 bytes", "body")
+    except msgspec.ValidationError as exc:
+        return refuse(400, "Malformed", str(exc), field_of(str(exc)))
+    except msgspec.DecodeError:
+        return refuse(400, "Malformed", "the body is not JSON", "body")
+
+
 class Api:
     """The API's handlers, bound to one link to core and web's own (per-process) identity."""
 
     def __init__(
         self,
         link: CoreLink,
+        auth_link: CoreLink,
         site_info: dict[str, object],
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         identity: Identity | None = None,
     ) -> None:
         self.link = link
+        # Log-ins wait tens of milliseconds for their password check: on a connection of their
+        # own they never hold up the orders queued behind them on the main one.
+        self.auth_link = auth_link
         self.site_info = site_info
         self.clock_ms = clock_ms
         # Public reads go to core under a key made here and never written: core treats a key it
@@ -204,6 +234,9 @@ class Api:
             Route("/api/v1/open-orders", self.signed, methods=["GET"]),
             Route("/api/v1/my-trades", self.signed, methods=["GET"]),
             Route("/api/v1/balances", self.signed, methods=["GET"]),
+            Route("/api/v1/auth/signup", self.sign_up, methods=["POST"]),
+            Route("/api/v1/auth/login", self.log_in, methods=["POST"]),
+            Route("/api/v1/auth/logout", self.signed, methods=["POST"]),
         ]
 
     # ------------------------------------------------------------------ public
@@ -232,15 +265,44 @@ class Api:
             return refuse(400, "Malformed", str(exc), "market")
         return await self._public(message)
 
-    async def _public(self, message: WireRequest) -> Response:
-        nonce = self._nonce()
-        envelope = seal(self.identity, self.link.core_key, message, nonce, self.clock_ms())
+    # ------------------------------------------------------------------ accounts
+
+    async def sign_up(self, request: Request) -> Response:
+        body = await _json_body(request, _sign_up_body)
+        if isinstance(body, Response):
+            return body
+        return await self._public(SignUpRequest(body.username, body.password), self.auth_link)
+
+    async def log_in(self, request: Request) -> Response:
+        body = await _json_body(request, _log_in_body)
+        if isinstance(body, Response):
+            return body
         try:
-            answer = await self.link.call(envelope, nonce)
+            key = bytes.fromhex(body.session_key)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            return refuse(400, "Malformed", "session_key is 32 bytes in hex", "session_key")
+        message = LogInRequest(body.username, body.password, key)
+        return await self._public(message, self.auth_link)
+
+    async def ask(self, message: WireRequest, link: CoreLink | None = None) -> CoreAnswer:
+        """Core's answer to a request web sends under its own key (public data, log-ins)."""
+        link = link or self.link
+        nonce = self._nonce()
+        envelope = seal(self.identity, link.core_key, message, nonce, self.clock_ms())
+        return await link.call(envelope, nonce)
+
+    async def _public(self, message: WireRequest, link: CoreLink | None = None) -> Response:
+        """Core's answer as JSON: cacheable for a second when it is public data; a log-in's
+        answer (``link`` is the log-in connection) is never stored."""
+        try:
+            answer = await self.ask(message, link)
         except CoreUnavailable:
             return refuse(503, "CoreUnavailable", "the exchange is not reachable; retry")
         response = _answer(answer)
-        response.headers["Cache-Control"] = PUBLIC["Cache-Control"]
+        if link is None:
+            response.headers["Cache-Control"] = PUBLIC["Cache-Control"]
         return response
 
     # ------------------------------------------------------------------ signed

@@ -15,10 +15,12 @@ from typing import Final
 import msgspec
 
 from stockade.exchange import EVENT_TAGS, CloseReason, MarketStatus, SelfTrade, Side, TimeInForce
+from stockade.web._bodies import LogInBody, SignUpBody
 from stockade.wire import (
     HEADERS,
     SIGNED_REPLY,
     WINDOW_MS,
+    AccountCreated,
     AmendBody,
     BalanceRow,
     Balances,
@@ -29,6 +31,7 @@ from stockade.wire import (
     OrderInfo,
     Orders,
     Receipt,
+    SessionOpened,
     Trades,
 )
 
@@ -63,6 +66,10 @@ class _Site(msgspec.Struct):
 _BODIES: Final = (
     OrderBody,
     AmendBody,
+    SignUpBody,
+    LogInBody,
+    AccountCreated,
+    SessionOpened,
     Receipt,
     Balances,
     OrderInfo,
@@ -145,6 +152,7 @@ _ERRORS: Final[Json] = {
     "409": _json(_Error, "client_order_id already used (``order_id`` names that order)"),
     "413": _json(_Error, "The body is over 4096 bytes"),
     "414": _json(_Error, "The path or query is too long"),
+    "415": _json(_Error, "Send application/json"),
     "422": _json(_Error, "Refused by the exchange's rules (code and name say which)"),
     "503": _json(_Error, "Core unreachable or overloaded: the outcome is UNKNOWN; query by id"),
 }
@@ -172,9 +180,12 @@ def _signed(
         "responses": {"200": done, **_ERRORS},
     }
     if body is not None:
-        content = {"application/json": {"schema": _ref(body)}}
-        operation["requestBody"] = {"required": True, "content": content}
+        operation["requestBody"] = _body(body)
     return operation
+
+
+def _body(kind: type) -> Json:
+    return {"required": True, "content": {"application/json": {"schema": _ref(kind)}}}
 
 
 def _param(name: str, where: str, schema: Json, required: bool) -> Json:
@@ -239,6 +250,15 @@ def _paths() -> Json:
             )
         },
         "/api/v1/balances": {"get": _signed("Balances", Balances)},
+        "/api/v1/auth/signup": {
+            "post": _public("Open an account with a username and password", AccountCreated)
+            | {"requestBody": _body(SignUpBody)}
+        },
+        "/api/v1/auth/login": {
+            "post": _public("Log in: the session key may then sign for the account", SessionOpened)
+            | {"requestBody": _body(LogInBody)}
+        },
+        "/api/v1/auth/logout": {"post": _signed("End the session whose key signs this", Receipt)},
     }
 
 

