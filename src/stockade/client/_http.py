@@ -115,6 +115,19 @@ class HttpApi:
             raise _refusal(status, value)
         return value
 
+    def sign_up(self, username: str, password: str) -> int:
+        """Open an account that logs in with ``username`` and ``password``; its number."""
+        body = json.dumps({"username": username, "password": password}).encode()
+        headers = {"Content-Type": "application/json"}
+        status, value, _ = self._send("POST", "/api/v1/auth/signup", body, headers)
+        if (
+            status != 200
+            or not isinstance(value, dict)
+            or not isinstance(value.get("account"), int)
+        ):
+            raise _refusal(status, value)
+        return int(value["account"])
+
     def signed(
         self, method: HttpMethod, path: str, query: str = "", body: object = None
     ) -> tuple[Reply, HttpRequest, bytes]:

@@ -9,6 +9,7 @@ latest trades and the core's sequence numbers, refreshed live.
 from __future__ import annotations
 
 import random
+import secrets
 import tempfile
 import threading
 import time
@@ -20,15 +21,17 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from stockade.client import Client, OperatorClient, Refused, read_site_file
+from stockade.client import Client, HttpApi, OperatorClient, Refused, read_site_file
 from stockade.exchange import Side, TimeInForce, Trade
-from stockade.keys import read_public
+from stockade.keys import PublicKey, generate, read_public
 from stockade.site._defaults import BTC, BTC_USD, DEFAULT_ASSETS, DEFAULT_MARKETS, USD
 from stockade.site._init import init_site
 from stockade.site._layout import SiteLayout
 from stockade.site._supervisor import Supervisor, site_children, wait_until_listening
+from stockade.wire import parse_address
 
 MAKERS = ("maker-1", "maker-2")
+PEOPLE = ("ann", "ben")  # browser logins the demo opens and funds
 TAKERS = ("taker-1", "taker-2")
 BTC_UNIT, USD_UNIT = 10**8, 10**6
 START_MID = 60_000 * USD_UNIT
@@ -147,14 +150,36 @@ def run_demo(seconds: float | None, directory: Path | None, console: Console) ->
         if not wait_until_listening(address, 30):
             raise RuntimeError(f"core did not start; see {layout.core / 'core.log'}")
         console.print(f"site initialised in [bold]{root}[/]; core listening on {address}")
-        relay = read_site_file(layout.site_file).relay
+        site = read_site_file(layout.site_file)
+        relay, web = site.relay, site.web
+        assert web is not None
+        if not wait_until_listening(parse_address("tcp://" + web.split("//", 1)[1]), 30):
+            raise RuntimeError(f"web did not start; see {layout.web / 'web.log'}")
         console.print(
             f"relay: {relay}/checkpoint, {relay}/markets/BTC-USD/book (log and market data); "
             f"audit it with: stockade verify {root}"
         )
+        logins = _people(layout, web, site.core_key)
+        console.print(f"[bold green]open {web}/ in a browser[/] and log in as any of:")
+        for username, password in logins.items():
+            console.print(f"    {username} / {password}")
         _run_bots(layout, seconds, console, supervisor)
     finally:
         supervisor.stop()
+
+
+def _people(layout: SiteLayout, web: str, core_key: PublicKey) -> dict[str, str]:
+    """Demo logins for the browser, each funded: username -> a fresh random password."""
+    logins = {name: secrets.token_urlsafe(12) for name in PEOPLE}
+    with OperatorClient.from_site(layout.root, layout.operator_key("operator")) as operator:
+        setup_listing(operator)
+        api = HttpApi(web, generate("demo"), core_key)
+        for username, password in logins.items():
+            account = api.sign_up(username, password)
+            operator.credit(account, "BTC", 5 * BTC_UNIT, f"demo-btc-{username}")
+            operator.credit(account, "USD", 500_000 * USD_UNIT, f"demo-usd-{username}")
+        api.close()
+    return logins
 
 
 def _run_bots(
