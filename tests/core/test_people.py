@@ -12,21 +12,25 @@ import msgspec
 import pytest
 
 from stockade.core import JournalRecord, Outcome
-from stockade.core._service import LOCKOUT_MS, MAX_FAILURES, SESSION_MS
+from stockade.core._people import LOCKOUT_MS, MAX_FAILURES, SESSION_MS
 from stockade.exchange import Side, TimeInForce
 from stockade.keys import Identity
 from stockade.tlog import AccountOpened, KeyAdded, KeyRemoved, decode_entry
 from stockade.wire import (
     AccountCreated,
+    AddKeyRequest,
     Balances,
     BalancesRequest,
     CreditRequest,
     ErrorInfo,
+    Keys,
+    KeysRequest,
     LogInRequest,
     LogOutRequest,
     PlaceOrderRequest,
     Receipt,
     ReplyBody,
+    RevokeOwnKeyRequest,
     SessionOpened,
     SignUpRequest,
 )
@@ -150,3 +154,29 @@ def test_the_log_vouches_for_each_change_with_cores_key(h: CoreHarness) -> None:
     assert [type(e) for e in entries] == [AccountOpened, KeyAdded, KeyRemoved]
     assert {e.operator for e in entries} == {h.core_identity.public.raw}  # type: ignore[union-attr]
     assert entries[1].public_key == session.public.raw  # type: ignore[union-attr]
+
+
+def test_a_session_manages_its_api_keys_and_an_api_key_cannot(h: CoreHarness) -> None:
+    sign_up(h, "jules")
+    session = fixed_identity("jules-session")
+    opened = log_in(h, "jules", session)
+    assert isinstance(opened, SessionOpened)
+    bot = fixed_identity("jules-bot")
+    assert isinstance(h.ok(session, AddKeyRequest(bot.public.raw, "my bot")), Receipt)
+    assert isinstance(h.ok(bot, BalancesRequest()), Balances)  # the new API key reads at once
+    other = fixed_identity("jules-bot-2")
+    assert h.error(bot, AddKeyRequest(other.public.raw, "more")).name == "NOT_A_SESSION"
+    assert h.error(bot, RevokeOwnKeyRequest(session.public.raw)).name == "NOT_A_SESSION"
+    again = h.error(session, AddKeyRequest(bot.public.raw, "twice"))
+    assert again.name == "KEY_ALREADY_REGISTERED"
+    foreign = h.error(session, RevokeOwnKeyRequest(h.alice.public.raw))  # alice's, not jules's
+    assert foreign.name == "UNKNOWN_KEY"
+    keys = h.ok(session, KeysRequest())
+    assert isinstance(keys, Keys)
+    assert [(k.label, k.session, k.live) for k in keys.keys] == [
+        ("session", True, True),
+        ("my bot", False, True),
+    ]
+    assert isinstance(h.ok(session, RevokeOwnKeyRequest(bot.public.raw)), Receipt)
+    assert h.error(bot, BalancesRequest()).name == "UnknownSender"
+    assert isinstance(h.send(h.alice, BalancesRequest()).reply, Balances)  # others untouched

@@ -6,10 +6,14 @@ page go to build/test-artifacts."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from stockade.client import ApiError, HttpApi
+from stockade.exchange import Side
+from stockade.keys import read_secret
 from tests.browser import ARTIFACTS, chromium
 from tests.live import LiveSite
 
@@ -108,3 +112,37 @@ def test_a_wrong_password_is_refused_in_the_page(live: LiveSite, browser: Browse
     other.click("#auth-submit")
     expect(other.locator("#auth-error")).to_contain_text("BAD_CREDENTIALS")
     expect(other.locator("#signed-in")).to_be_hidden()
+
+
+def test_an_api_key_made_in_the_browser_trades_from_python(
+    live: LiveSite, browser: Browser, tmp_path: Path
+) -> None:
+    page = browser.new_context(accept_downloads=True).new_page()
+    account = sign_up(live, page, "dana.b")
+    with live.operator() as op:
+        op.credit(account, "USD", 10_000 * 10**6, "ui-dana-usd")
+    page.goto(live.web + "/keys")
+    expect(page.locator("#keys tr")).to_have_count(1)  # this browser's session
+    page.fill("#key-label", "dana-bot")
+    page.click("#key-create")
+    expect(page.locator("#key-download")).to_be_visible()
+    with page.expect_download() as download:
+        page.click("#key-download")
+    key_file = tmp_path / "dana-bot.key"
+    download.value.save_as(key_file)
+    key_file.chmod(0o600)
+    expect(page.locator("#keys tr")).to_have_count(2)
+    page.screenshot(path=str(ARTIFACTS / "keys.png"), full_page=True)
+
+    bot = read_secret(key_file)  # the SDK reads the file the page made
+    with HttpApi(live.web, bot, live.site.core_key, log=live.site.log_watcher()) as api:
+        receipt = api.place_order("BTC-USD", Side.BUY, 1000, 40_000 * 10**6)
+        assert receipt.order_id is not None
+        assert api.balances()["USD"][1] == 1000 * 40_000 * 10**6 // 10**8
+        api.cancel_order(receipt.order_id)
+
+    page.locator(f"#keys tr[data-key='{bot.public.hex()}'] button").click()
+    expect(page.locator("#key-news")).to_have_text("Revoked.")
+    with HttpApi(live.web, bot, live.site.core_key) as api, pytest.raises(ApiError) as refused:
+        api.balances()
+    assert refused.value.name == "UnknownSender"

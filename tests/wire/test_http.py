@@ -15,6 +15,7 @@ from stockade.keys import generate
 from stockade.wire import (
     MAX_REQUEST,
     WINDOW_MS,
+    AddKeyRequest,
     AmendOrderRequest,
     BadEnvelopeSignature,
     BalancesRequest,
@@ -22,6 +23,8 @@ from stockade.wire import (
     CancelOrderRequest,
     HttpMethod,
     HttpRequest,
+    KeysRequest,
+    LogOutRequest,
     Malformed,
     Message,
     MyTradesRequest,
@@ -30,6 +33,7 @@ from stockade.wire import (
     OrderRequest,
     PlaceOrderRequest,
     ReplayCache,
+    RevokeOwnKeyRequest,
     UnknownRoute,
     WireError,
     WrongRecipient,
@@ -39,6 +43,7 @@ from stockade.wire import (
     sign_http,
 )
 
+KEYS = "/api/v1/keys"
 ORDER = {"market": "BTC-USD", "side": "sell", "qty": 5000, "price": 6 * 10**10}
 
 
@@ -91,6 +96,13 @@ ROUTES: list[tuple[HttpRequest, Message]] = [
         MyTradesRequest("BTC-USD", 9, 5),
     ),
     (_request("GET", "/api/v1/balances"), BalancesRequest()),
+    (_request("POST", "/api/v1/auth/logout"), LogOutRequest()),
+    (_request("GET", "/api/v1/keys"), KeysRequest()),
+    (
+        _request("POST", "/api/v1/keys", body={"public_key": "ab" * 32, "label": "bot 1"}),
+        AddKeyRequest(bytes([0xAB]) * 32, "bot 1"),
+    ),
+    (_request("DELETE", "/api/v1/keys/" + "cd" * 32), RevokeOwnKeyRequest(bytes([0xCD]) * 32)),
 ]
 
 
@@ -129,6 +141,19 @@ REFUSED: list[tuple[HttpRequest, type[WireError], str | None]] = [
     (_request("POST", "/api/v1/orders", body=[ORDER]), Malformed, None),
     (HttpRequest("POST", "/api/v1/orders", "", b"{not json"), Malformed, "body"),
     (_request("PATCH", "/api/v1/orders/42", body={"qty": 1}), Malformed, None),
+    (_request("POST", "/api/v1/auth/logout", body={}), Malformed, "body"),
+    (_request("DELETE", "/api/v1/keys/" + "CD" * 32), Malformed, "public_key"),
+    (_request("DELETE", "/api/v1/keys/abc"), Malformed, "public_key"),
+    (
+        _request("POST", "/api/v1/keys", body={"public_key": "ab", "label": "x"}),
+        Malformed,
+        "public_key",
+    ),
+    (
+        _request("POST", "/api/v1/keys", body={"public_key": "ab" * 32, "label": "<b>"}),
+        Malformed,
+        "label",
+    ),
 ]
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import msgspec
 
 from stockade.core._log import CoreLog, Logged
-from stockade.core._passwords import hash_password, password_matches
+from stockade.core._people import People, PersonChange, Work
 from stockade.core._registry import AccountRecord, KeyRecord, Registry, RegistryState
 from stockade.core._results import CoreCode, core_error
 from stockade.core._rows import Applied
@@ -63,10 +63,12 @@ from stockade.tlog import (
     hash_tile,
 )
 from stockade.wire import (
+    MAX_LIST,
     MAX_REQUEST,
     UNADDRESSED,
     WINDOW_MS,
     AccountCreated,
+    AddKeyRequest,
     AmendOrderRequest,
     BalanceRow,
     Balances,
@@ -82,6 +84,9 @@ from stockade.wire import (
     CreditRequest,
     Envelope,
     ErrorInfo,
+    KeyRow,
+    Keys,
+    KeysRequest,
     ListAssetRequest,
     ListMarketRequest,
     LogInRequest,
@@ -106,6 +111,7 @@ from stockade.wire import (
     Reply,
     ReplyBody,
     RevokeKeyRequest,
+    RevokeOwnKeyRequest,
     Role,
     SessionOpened,
     SetMarketStatusRequest,
@@ -131,22 +137,6 @@ STATE_VERSION = 2
 LogEntries = Callable[[int], Iterable[bytes]]
 #: A history query, run by the server on the storage once every earlier write is durable.
 Query = Callable[[Storage], "ReplyBody | ErrorInfo"]
-
-
-@dataclass(frozen=True, slots=True)
-class Work:
-    """Password work the server runs in a worker thread; its result is the command core then
-    sends itself (``Core.complete``), or the refusal to answer with."""
-
-    username: str
-    compute: Callable[[], CoreCommand | ErrorInfo]
-
-
-#: How long a browser session's key may act for its account.
-SESSION_MS = 12 * 3600 * 1000
-#: Failed log-ins for one username that start a lock-out, and how long it lasts.
-MAX_FAILURES = 5
-LOCKOUT_MS = 15 * 60 * 1000
 
 
 class JournalCorrupt(LocalProtocolError):
@@ -226,7 +216,7 @@ class Core:
         self.snapshot_seq = seq
         self._user_keys: dict[bytes, PublicKey] = {}
         self._now_ms = 0  # the time keys are judged at: now, or a journal row's time on replay
-        self._failures: dict[str, tuple[int, int]] = {}  # username -> (failures, since ms)
+        self.people = People(registry)
         self.opener = Opener(
             identity.public, self._lookup, ReplayCache(WINDOW_MS), MAX_REQUEST, not_before_ms
         )
@@ -467,41 +457,24 @@ class Core:
                 return self._apply_registry(env, data, message, seq, ts)
             case SignUpRequest() | LogInRequest():
                 return self._start_work(env, message, ts)
-            case CreateUser() | OpenSession() | LogOutRequest():
+            case (
+                CreateUser()
+                | OpenSession()
+                | LogOutRequest()
+                | AddKeyRequest()
+                | RevokeOwnKeyRequest()
+            ):
                 return self._apply_people(env, data, message, account, seq, ts)
         return self._read(env, message, account, ts)
 
-    # ------------------------------------------------------------------ sign-up and log-in
+    # ------------------------------------------------------------------ people
 
     def _start_work(self, env: Envelope, message: SignUpRequest | LogInRequest, ts: int) -> Outcome:
         """Refuse what can be refused at once; hand the password work to the server."""
-
-        def refuse(code: CoreCode, text: str, field: str) -> Outcome:
-            return Outcome(env.sender, env.nonce, core_error(code, text, field), wait=True)
-
-        username, password = message.username, message.password
-        if isinstance(message, SignUpRequest):
-            if username in self.registry.credentials:
-                return refuse(CoreCode.USERNAME_TAKEN, "that username is taken", "username")
-            work = Work(username, lambda: CreateUser(username, hash_password(password)))
-            return Outcome(env.sender, env.nonce, work=work)
-        failures, since = self._failures.get(username, (0, 0))
-        if failures >= MAX_FAILURES and ts - since < LOCKOUT_MS:
-            return refuse(CoreCode.TOO_MANY_ATTEMPTS, "too many failed log-ins; wait", "username")
-        key = message.session_key
-        taken = self.registry.check_new_key(key)
-        if taken is not None:
-            return refuse(taken, "a session needs a key never used before", "session_key")
-        credential = self.registry.credentials.get(username)
-        stored = None if credential is None else credential.password_hash
-        expires = ts + SESSION_MS
-
-        def check() -> OpenSession | ErrorInfo:
-            if password_matches(stored, password):
-                return OpenSession(username, key, expires)
-            return core_error(CoreCode.BAD_CREDENTIALS, "wrong username or password", None)
-
-        return Outcome(env.sender, env.nonce, work=Work(username, check))
+        work = self.people.start(message, ts)
+        if isinstance(work, ErrorInfo):
+            return Outcome(env.sender, env.nonce, work, wait=True)
+        return Outcome(env.sender, env.nonce, work=work)
 
     def complete(
         self, pending: Outcome, result: CoreCommand | ErrorInfo, nonce: bytes, now_ms: int
@@ -510,7 +483,7 @@ class Core:
         signs the command and receives it like any frame, so the journal holds it and replay
         re-checks it), answered to whoever sent ``pending``."""
         assert pending.work is not None
-        self._count_failure(pending.work.username, result, now_ms)
+        self.people.count_failure(pending.work.username, result, now_ms)
         if isinstance(result, ErrorInfo):
             return Outcome(pending.recipient, pending.in_reply_to, result, wait=True)
         own = self.receive(seal(self.identity, self.identity.public, result, nonce, now_ms), now_ms)
@@ -518,71 +491,33 @@ class Core:
             own, recipient=pending.recipient, in_reply_to=pending.in_reply_to
         )
 
-    def _count_failure(self, username: str, result: CoreCommand | ErrorInfo, now_ms: int) -> None:
-        """Failed log-ins per username, in memory: a lock-out slows guessing; it need not
-        survive a restart."""
-        if isinstance(result, ErrorInfo) and result.code == CoreCode.BAD_CREDENTIALS:
-            failures, since = self._failures.get(username, (0, now_ms))
-            if now_ms - since >= LOCKOUT_MS:
-                failures, since = 0, now_ms
-            self._failures[username] = (failures + 1, since)
-        elif isinstance(result, OpenSession):
-            self._failures.pop(username, None)
-
     def _apply_people(
         self,
         env: Envelope,
         data: bytes,
-        message: CreateUser | OpenSession | LogOutRequest,
+        message: PersonChange,
         account: AccountId,
         seq: int,
         ts: int,
     ) -> Outcome:
-        """Core's own commands after password work, and a session's end. Their log entries are
-        vouched for by core's key (no operator signed them), and commit to the command."""
-        registry, core_key = self.registry, self.identity.public.raw
-        record: AccountRecord | KeyRecord
-        entry: Callable[[bytes], AccountOpened | KeyAdded | KeyRemoved]
+        """Core's own commands after password work, and a session managing its keys. Their log
+        entries are vouched for by core's key (no operator signed them), and commit to the
+        command."""
+        changed = self.people.change(message, env.sender, account, seq, ts)
+        if isinstance(changed, ErrorInfo):
+            return Outcome(env.sender, env.nonce, changed, wait=True)
+        record, key, core_key = changed.record, changed.key, self.identity.public.raw
+        user = self.log.pseudonym(record.account)
 
-        def refuse(code: CoreCode, text: str, field: str) -> Outcome:
-            return Outcome(env.sender, env.nonce, core_error(code, text, field), wait=True)
+        def entry(c: bytes) -> AccountOpened | KeyAdded | KeyRemoved:
+            if key is None:
+                return AccountOpened(seq, user, core_key, c)
+            if changed.added:
+                return KeyAdded(seq, user, key, core_key, c)
+            return KeyRemoved(seq, user, key, core_key, c)
 
-        match message:
-            case CreateUser():
-                if message.username in registry.credentials:  # taken while it was hashed
-                    return refuse(CoreCode.USERNAME_TAKEN, "that username is taken", "username")
-                account = registry.create_user(message.username, message.password_hash, seq)
-                record, user = registry.accounts[account], self.log.pseudonym(account)
-
-                def entry(c: bytes) -> AccountOpened:
-                    return AccountOpened(seq, user, core_key, c)
-
-            case OpenSession():
-                credential = registry.credentials.get(message.username)
-                if credential is None:  # only core sends this, after checking: never expected
-                    return refuse(CoreCode.BAD_CREDENTIALS, "no such user", "username")
-                account, key = credential.account, message.session_key
-                if registry.check_register(account, key) is not None:
-                    return refuse(CoreCode.KEY_ALREADY_REGISTERED, "use a new key", "session_key")
-                registry.register(account, key, "session", seq, message.expires_ms)
-                record, added = registry.keys[key], (self.log.pseudonym(account), key)
-
-                def entry(c: bytes) -> KeyAdded:
-                    return KeyAdded(seq, *added, core_key, c)
-
-            case LogOutRequest():
-                if registry.keys[env.sender].expires_ms is None:
-                    return refuse(CoreCode.NOT_A_SESSION, "this key is not a session's", "key")
-                registry.revoke(env.sender, seq)
-                self._user_keys.pop(env.sender, None)
-                record, removed = (
-                    registry.keys[env.sender],
-                    (self.log.pseudonym(account), env.sender),
-                )
-
-                def entry(c: bytes) -> KeyRemoved:
-                    return KeyRemoved(seq, *removed, core_key, c)
-
+        if key is not None and not changed.added:
+            self._user_keys.pop(key, None)
         self.seq, self.last_ts = seq, ts
         logged = self.log.committed(seq, data, entry)
         applied = Applied(seq, ts, data, [], record, logged.first, logged.leaves)
@@ -718,6 +653,8 @@ class Core:
                 return answer(Pong(now_ms, self.seq))
             case CheckpointRequest() | TileRequest():
                 return self._log_read(env, message)
+            case KeysRequest():
+                return answer(_keys_of(self.registry, account, now_ms))
             case StatusRequest():
                 status = Status(
                     self.seq,
@@ -787,3 +724,22 @@ def _log_ref(logged: Logged) -> LogRef:
 
 def _snapshot_message(seq: int, state_hash: bytes) -> bytes:
     return seq.to_bytes(8, "big") + state_hash
+
+
+def _keys_of(registry: Registry, account: AccountId, now_ms: int) -> Keys:
+    """The account's API keys and sessions, newest last."""
+    mine = sorted(
+        (k for k in registry.keys.values() if k.account == account), key=lambda k: k.created_seq
+    )
+    rows = [
+        KeyRow(
+            k.public_key,
+            k.label,
+            k.created_seq,
+            k.expires_ms is not None,
+            k.expires_ms,
+            k.live(now_ms),
+        )
+        for k in mine[-MAX_LIST:]
+    ]
+    return Keys(rows)

@@ -237,6 +237,8 @@ class Api:
             Route("/api/v1/auth/signup", self.sign_up, methods=["POST"]),
             Route("/api/v1/auth/login", self.log_in, methods=["POST"]),
             Route("/api/v1/auth/logout", self.signed, methods=["POST"]),
+            Route("/api/v1/keys", self.signed, methods=["GET", "POST"]),
+            Route("/api/v1/keys/{key}", self.signed, methods=["DELETE"]),
         ]
 
     # ------------------------------------------------------------------ public

@@ -26,6 +26,8 @@ from stockade.wire import (
     Balances,
     Book,
     ErrorInfo,
+    KeyBody,
+    Keys,
     Markets,
     OrderBody,
     OrderInfo,
@@ -68,6 +70,8 @@ _BODIES: Final = (
     AmendBody,
     SignUpBody,
     LogInBody,
+    KeyBody,
+    Keys,
     AccountCreated,
     SessionOpened,
     Receipt,
@@ -198,6 +202,7 @@ def _int(low: int, high: int = 2**63 - 1) -> Json:
 
 _MARKET_NAME: Final[Json] = {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$"}
 _CLIENT_ORDER_ID: Final[Json] = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,36}$"}
+_PUBLIC_KEY: Final[Json] = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _ORDER_ID: Final = _param("order_id", "path", _int(1), True)
 _CLIENT_ID: Final = _param("client_order_id", "path", _CLIENT_ORDER_ID, True)
 _MARKET: Final = _param("market", "query", _MARKET_NAME, False)
@@ -259,6 +264,21 @@ def _paths() -> Json:
             | {"requestBody": _body(LogInBody)}
         },
         "/api/v1/auth/logout": {"post": _signed("End the session whose key signs this", Receipt)},
+        "/api/v1/keys": {
+            "get": _signed("My API keys and sessions", Keys),
+            "post": _signed("Add an API key (sign with a session)", Receipt, body=KeyBody),
+        },
+        "/api/v1/keys/{public_key}": {
+            "delete": _signed(
+                "Revoke one of my API keys or sessions (sign with a session)",
+                Receipt,
+                (
+                    _param(
+                        "public_key", "path", {"type": "string", "pattern": "^[0-9a-f]{64}$"}, True
+                    ),
+                ),
+            )
+        },
     }
 
 

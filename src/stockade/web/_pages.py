@@ -78,6 +78,7 @@ class Pages:
             Route("/login", self.login, methods=["GET"]),
             Route("/signup", self.signup, methods=["GET"]),
             Route("/account", self.account, methods=["GET"]),
+            Route("/keys", self.keys, methods=["GET"]),
             Route("/static/{name}", self.static_file, methods=["GET"]),
         ]
 
@@ -147,6 +148,9 @@ class Pages:
 
     async def account(self, request: Request) -> Response:
         return self._render(request, "account.html")
+
+    async def keys(self, request: Request) -> Response:
+        return self._render(request, "keys.html")
 
     async def static_file(self, request: Request) -> Response:
         found = self.static.get(request.path_params["name"])

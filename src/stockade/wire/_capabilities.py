@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from stockade.wire._errors import Unauthorized
 from stockade.wire._messages import (
+    AddKeyRequest,
     AmendOrderRequest,
     BalancesRequest,
     BookRequest,
@@ -21,6 +22,7 @@ from stockade.wire._messages import (
     CreateAccountRequest,
     CreateUser,
     CreditRequest,
+    KeysRequest,
     ListAssetRequest,
     ListMarketRequest,
     LogInRequest,
@@ -35,6 +37,7 @@ from stockade.wire._messages import (
     PlaceOrderRequest,
     RegisterKeyRequest,
     RevokeKeyRequest,
+    RevokeOwnKeyRequest,
     SetMarketStatusRequest,
     SignUpRequest,
     StatusRequest,
@@ -71,6 +74,9 @@ CAPABILITIES: dict[type[Message], frozenset[Role]] = {
     SignUpRequest: _ANYONE,
     LogInRequest: _ANYONE,
     LogOutRequest: _USER,
+    AddKeyRequest: _USER,
+    KeysRequest: _USER,
+    RevokeOwnKeyRequest: _USER,
     CreateUser: _CORE,
     OpenSession: _CORE,
     CreateAccountRequest: _OPERATOR,

@@ -29,12 +29,15 @@ import msgspec
 from stockade.exchange import SelfTrade, Side, TimeInForce
 from stockade.wire._errors import Malformed, UnknownRoute, field_of
 from stockade.wire._messages import (
+    AddKeyRequest,
     AmendOrderRequest,
     Amount,
     BalancesRequest,
     CancelAllRequest,
     CancelOrderRequest,
     ClientOrderId,
+    KeysRequest,
+    Label,
     LogOutRequest,
     MarketName,
     Message,
@@ -42,6 +45,7 @@ from stockade.wire._messages import (
     OpenOrdersRequest,
     OrderRequest,
     PlaceOrderRequest,
+    RevokeOwnKeyRequest,
 )
 
 HTTP_DOMAIN: Final = b"stockade/http/v1\x00"
@@ -105,6 +109,13 @@ class OrderBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stp: Literal["cancel_resting", "cancel_taker", "cancel_both"] = "cancel_resting"
 
 
+class KeyBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/v1/keys``: an API key's public half (hex) and a label (signed by a session)."""
+
+    public_key: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+    label: Label
+
+
 class AmendBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``PATCH /api/v1/orders/{id}``: the order's new remaining quantity and price."""
 
@@ -114,6 +125,7 @@ class AmendBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 _order_body = msgspec.json.Decoder(OrderBody)
 _amend_body = msgspec.json.Decoder(AmendBody)
+_key_body = msgspec.json.Decoder(KeyBody)
 _message: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 _encoder = msgspec.msgpack.Encoder()
 
@@ -191,9 +203,9 @@ _PARAMS: Final[dict[tuple[str, tuple[str, ...]], frozenset[str]]] = {
 }
 
 
-def _translate(request: HttpRequest, parts: tuple[str, ...], params: dict[str, str]) -> Message:
-    method = request.method
-    match method, parts:
+def _orders(request: HttpRequest, parts: tuple[str, ...], params: dict[str, str]) -> Message | None:
+    """The order endpoints: /orders, /orders/{id}, /orders/by-client-id/{cid}."""
+    match request.method, parts:
         case "POST", ("orders",):
             return _place(request.body)
         case "DELETE", ("orders",):
@@ -211,6 +223,14 @@ def _translate(request: HttpRequest, parts: tuple[str, ...], params: dict[str, s
         case "PATCH", ("orders", oid):
             amend = _json(_amend_body, request.body)
             return AmendOrderRequest(_order_id(oid), amend.qty, amend.price)
+    return None
+
+
+def _account(
+    request: HttpRequest, parts: tuple[str, ...], params: dict[str, str]
+) -> Message | None:
+    """What the account holds and who may act for it: orders, trades, balances, keys."""
+    match request.method, parts:
         case "GET", ("open-orders",):
             return OpenOrdersRequest(params.get("market"))
         case "GET", ("my-trades",):
@@ -220,14 +240,32 @@ def _translate(request: HttpRequest, parts: tuple[str, ...], params: dict[str, s
             return BalancesRequest()
         case "POST", ("auth", "logout"):
             return LogOutRequest()
-    raise UnknownRoute(f"no signed endpoint {method} {request.path[:64]}")
+        case "POST", ("keys",):
+            key = _json(_key_body, request.body)
+            return AddKeyRequest(bytes.fromhex(key.public_key), key.label)
+        case "GET", ("keys",):
+            return KeysRequest()
+        case "DELETE", ("keys", public_key):
+            if len(public_key) != 64 or public_key.strip("0123456789abcdef"):
+                raise Malformed("a key is 64 lower-case hex digits", field="public_key")
+            return RevokeOwnKeyRequest(bytes.fromhex(public_key))
+    return None
+
+
+def _translate(request: HttpRequest, parts: tuple[str, ...], params: dict[str, str]) -> Message:
+    route = _orders if parts[0] == "orders" else _account
+    message = route(request, parts, params)
+    if message is None:
+        raise UnknownRoute(f"no signed endpoint {request.method} {request.path[:64]}")
+    return message
 
 
 def _takes_body(method: str, parts: tuple[str, ...]) -> bool:
-    """Only placing an order (POST /orders) and amending one (PATCH /orders/{id}) send JSON."""
-    return parts[:1] == ("orders",) and (
-        (method == "POST" and len(parts) == 1) or (method == "PATCH" and len(parts) == 2)
-    )
+    """Only placing an order (POST /orders), amending one (PATCH /orders/{id}) and adding an API
+    key (POST /keys) send JSON."""
+    if method == "POST":
+        return parts in (("orders",), ("keys",))
+    return method == "PATCH" and len(parts) == 2 and parts[0] == "orders"
 
 
 def message_of(request: HttpRequest) -> Message:

@@ -146,6 +146,24 @@ class LogOutRequest(_Msg, frozen=True, tag=32):
     """End the session whose key signs this request."""
 
 
+class AddKeyRequest(_Msg, frozen=True, tag=33):
+    """Register an API key for the account of the session signing this (only a session may: a
+    leaked API key cannot make itself more keys)."""
+
+    public_key: Key32
+    label: Label
+
+
+class KeysRequest(_Msg, frozen=True, tag=34):
+    """The account's keys: API keys and sessions, live or ended."""
+
+
+class RevokeOwnKeyRequest(_Msg, frozen=True, tag=35):
+    """End one of the account's API keys or sessions (signed by a session of the account)."""
+
+    public_key: Key32
+
+
 class CreateUser(_Msg, frozen=True, tag=40):
     """Core's own command, once it has hashed a sign-up's password: what the journal keeps."""
 
@@ -361,6 +379,19 @@ class SessionOpened(_Msg, frozen=True, tag=114):
     log: LogRef | None = None
 
 
+class KeyRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    public_key: Key32
+    label: Label
+    created_seq: Seq
+    session: bool  # a browser session's key (it expires); else an API key
+    expires_ms: int | None
+    live: bool
+
+
+class Keys(_Msg, frozen=True, tag=115):
+    keys: Annotated[list[KeyRow], msgspec.Meta(max_length=MAX_LIST)]
+
+
 class SignedCheckpointReply(_Msg, frozen=True, tag=112):
     note: Annotated[bytes, msgspec.Meta(max_length=65536)]
 
@@ -383,6 +414,7 @@ ReplyBody = (
     | SignedCheckpointReply
     | TileReply
     | SessionOpened
+    | Keys
 )
 
 
@@ -422,6 +454,9 @@ UserRequest = (
     | OpenOrdersRequest
     | MyTradesRequest
     | LogOutRequest
+    | AddKeyRequest
+    | KeysRequest
+    | RevokeOwnKeyRequest
 )
 PublicRequest = (
     BookRequest

@@ -318,11 +318,84 @@ async function initAccount(session) {
   if (balances.ok) await renderBalances(balances.value);
 }
 
+// ---------------------------------------------------------------- API keys
+
+const SECRET_FORMAT = "stockade-ed25519-secret-v1";
+
+function fromBase64url(text) {
+  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+// The key file stockade.keys.read_secret reads: the same fields and checksum.
+async function keyFile(name, publicHex, seedHex) {
+  const checksum = (await sha256hex(encoder.encode(`${SECRET_FORMAT}\n${name}\n${publicHex}\n${seedHex}`))).slice(0, 16);
+  return `format = "${SECRET_FORMAT}"\nname = "${name}"\npublic = "${publicHex}"\n` +
+    `seed = "${seedHex}"\nchecksum = "${checksum}"\n`;
+}
+
+function initKeys(session) {
+  if (!session) return;
+  document.getElementById("keys-needs-login").hidden = true;
+  document.getElementById("private").hidden = false;
+  const news = document.getElementById("key-news");
+
+  async function refresh() {
+    const answer = await signedFetch("GET", "/api/v1/keys");
+    if (!answer.ok) { news.textContent = describe(answer.value); return; }
+    const body = document.getElementById("keys");
+    body.replaceChildren();
+    for (const key of answer.value.keys) {
+      const publicHex = hex(Uint8Array.from(atob(key.public_key), (c) => c.charCodeAt(0)));
+      const row = body.insertRow();
+      row.dataset.key = publicHex;
+      cell(row, key.label);
+      cell(row, key.session ? "browser session" : "API key");
+      cell(row, publicHex.slice(0, 16) + "…");
+      const mine = publicHex === session.public_hex;
+      cell(row, key.live ? (mine ? "live (this browser)" : "live") : "ended");
+      const actions = row.insertCell();
+      if (key.live && !mine) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = "Revoke";
+        button.addEventListener("click", async () => {
+          const done = await signedFetch("DELETE", `/api/v1/keys/${publicHex}`);
+          news.textContent = done.ok ? "Revoked." : describe(done.value);
+          refresh();
+        });
+        actions.append(button);
+      }
+    }
+  }
+
+  document.getElementById("key-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const label = event.target.label.value.trim();
+    if (!/^[a-z0-9._-]{1,40}$/.test(label)) { news.textContent = "a name is 1 to 40 of a-z 0-9 . _ -"; return; }
+    // extractable: the secret half is handed to you once, below; this page keeps no copy
+    const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+    const jwk = await crypto.subtle.exportKey("jwk", keys.privateKey);
+    const publicHex = hex(fromBase64url(jwk.x));
+    const answer = await signedFetch("POST", "/api/v1/keys", "", { public_key: publicHex, label });
+    if (!answer.ok) { news.textContent = describe(answer.value); return; }
+    const file = await keyFile(label, publicHex, hex(fromBase64url(jwk.d)));
+    const link = document.getElementById("key-download");
+    link.href = URL.createObjectURL(new Blob([file], { type: "application/octet-stream" }));
+    link.download = `${label}.key`;
+    link.hidden = false;
+    news.textContent = `Key ${label} made (public ${publicHex.slice(0, 16)}…): download it now, it is not kept.`;
+    refresh();
+  });
+  refresh();
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
   const session = await showWho();
   const page = document.body.dataset.page;
   if (page === "login" || page === "signup") initAuth();
   if (page === "market") initMarket(session);
   if (page === "account") initAccount(session);
+  if (page === "keys") initKeys(session);
   document.body.dataset.ready = "1";
 });
