@@ -115,9 +115,8 @@ def worker(
     return uvloop.run(_send_all(Path(site), name, rate, seconds, start_at, connections))
 
 
-def start(
-    layout: SiteLayout, args: list[str], directory: Path, log: Path
-) -> subprocess.Popen[bytes]:
+def start(args: list[str], directory: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``python -m stockade ARGS`` in ``directory``, its output appended to ``log``."""
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "stockade", *args],
@@ -149,10 +148,8 @@ def main() -> None:
         layout = SiteLayout(root)
         info = read_site_file(layout.site_file)
         assert info.web is not None
-        core = start(
-            layout, ["run-core", str(layout.core_config)], layout.core, layout.core / "core.log"
-        )
-        web = start(layout, ["web", "run", str(layout.web)], layout.web, layout.web / "web.log")
+        core = start(["run-core", str(layout.core_config)], layout.core, layout.core / "core.log")
+        web = start(["web", "run", str(layout.web)], layout.web, layout.web / "web.log")
         try:
             assert wait_until_listening(info.core_address, 60)
             assert wait_until_listening(parse_address("tcp://" + info.web[7:]), 60)

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from api_orders import start
 from core_wire import free_port, fund, percentile
-
 from stockade.client import Client, read_site_file
 from stockade.exchange import Side, TimeInForce
 from stockade.site import BTC_USD, SiteLayout, init_site, wait_until_listening
@@ -43,7 +42,9 @@ def rest_orders(layout: SiteLayout, name: str, count: int) -> None:
             for i in range(start_at, min(count, start_at + batch)):
                 side = Side.BUY if i % 2 else Side.SELL
                 level = 1 + (i // 2) % 500
-                price = MID - level * BTC_USD.tick if side is Side.BUY else MID + level * BTC_USD.tick
+                price = (
+                    MID - level * BTC_USD.tick if side is Side.BUY else MID + level * BTC_USD.tick
+                )
                 requests.append(
                     PlaceOrderRequest(BTC_USD.code, side, TimeInForce.GTC, BTC_USD.lot, price)
                 )
@@ -73,8 +74,8 @@ def main() -> None:
         info = read_site_file(layout.site_file)
         assert info.web is not None
         web_at = parse_address("tcp://" + info.web.removeprefix("http://"))
-        core = start(layout, ["run-core", str(layout.core_config)], layout.core, layout.core / "core.log")
-        web = start(layout, ["web", "run", str(layout.web)], layout.web, layout.web / "web.log")
+        core = start(["run-core", str(layout.core_config)], layout.core, layout.core / "core.log")
+        web = start(["web", "run", str(layout.web)], layout.web, layout.web / "web.log")
         try:
             assert wait_until_listening(info.core_address, 60)
             assert wait_until_listening(web_at, 60)
