@@ -131,6 +131,10 @@ def test_trades_are_listed_per_account_in_pages(storage: Storage) -> None:
     page = storage.trades_of(bob, "BTC-USD", all_alice[1].trade_id, 2)
     assert [t.trade_id for t in page] == [t.trade_id for t in all_alice[2:4]]
     assert storage.trades_of(bob, "ETH-USD", 0, 10) == []
+    everyone = storage.trades_of(None, "BTC-USD", 0, 100)
+    assert everyone == all_alice  # one maker, one taker: the market's trades are these
+    latest = storage.trades_of(None, "BTC-USD", 0, 2, latest=True)
+    assert [t.trade_id for t in latest] == [t.trade_id for t in all_alice[-2:]]
 
 
 def test_migrations_upgrade_downgrade_and_match_the_models(db_url: str) -> None:

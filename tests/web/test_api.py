@@ -69,6 +69,26 @@ def test_signed_orders_trade_and_receipts_match_the_log(live: LiveSite) -> None:
         assert [t.qty for t in mine][-1] == LOT
 
 
+def test_public_trades_show_what_traded_and_no_one_who(live: LiveSite) -> None:
+    with live.api("alice") as alice, live.api("bob") as bob:
+        alice.place_order("BTC-USD", Side.SELL, 2 * LOT, PRICE + 2 * 10**8)
+        bob.place_order("BTC-USD", Side.BUY, 2 * LOT, PRICE + 2 * 10**8, tif=TimeInForce.IOC)
+    status, _, body = http_request(live.web, "GET", "/api/v1/markets/BTC-USD/trades?limit=1")
+    assert status == 200
+    (last,) = json.loads(body)["trades"]
+    assert set(last) == {"trade_id", "seq", "ts", "price", "qty", "taker_side"}
+    assert (last["price"], last["qty"], last["taker_side"]) == (PRICE + 2 * 10**8, 2 * LOT, "buy")
+    status, _, body = http_request(
+        live.web, "GET", f"/api/v1/markets/BTC-USD/trades?after={last['trade_id'] - 1}"
+    )
+    assert [t["trade_id"] for t in json.loads(body)["trades"]] == [last["trade_id"]]
+    for bad in ("?limit=0", "?limit=5&limit=6", "?after=-1", "?before=3"):
+        status, _, body = http_request(live.web, "GET", "/api/v1/markets/BTC-USD/trades" + bad)
+        assert (status, _error(body)["name"]) == (400, "Malformed"), bad
+    status, _, body = http_request(live.web, "GET", "/api/v1/markets/NO-SUCH/trades")
+    assert (status, _error(body)["name"]) == (404, "UNKNOWN_MARKET")
+
+
 def test_engine_refusals_are_json_errors_with_their_codes(live: LiveSite) -> None:
     with live.api("carol") as carol:
         with pytest.raises(Refused) as refused:

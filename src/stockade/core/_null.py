@@ -91,16 +91,21 @@ class MemoryStorage:
         return max(found, key=lambda o: o.order_id) if found else None
 
     def trades_of(
-        self, account: AccountId, market: str | None, after_trade_id: int, limit: int
+        self,
+        account: AccountId | None,
+        market: str | None,
+        after_trade_id: int,
+        limit: int,
+        latest: bool = False,
     ) -> list[StoredTrade]:
         found = [
             t
             for t in sorted(self.trades, key=lambda t: t.trade_id)
             if t.trade_id > after_trade_id
-            and account in (t.maker_account, t.taker_account)
+            and account in (None, t.maker_account, t.taker_account)
             and market in (None, t.market)
         ]
-        return found[:limit]
+        return found[-limit:] if latest else found[:limit]
 
     def close(self) -> None:
         pass

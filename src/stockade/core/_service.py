@@ -26,7 +26,7 @@ from stockade.core._registry import AccountRecord, KeyRecord, Registry, Registry
 from stockade.core._results import CoreCode, core_error
 from stockade.core._rows import Applied
 from stockade.core._storage import JournalRecord, Snapshot, Storage
-from stockade.core._views import open_info, private_view, stored_order, trades_of
+from stockade.core._views import open_info, private_view, public_trades, stored_order, trades_of
 from stockade.errors import LocalProtocolError
 from stockade.exchange import (
     DESCRIPTIONS,
@@ -105,6 +105,7 @@ from stockade.wire import (
     PingRequest,
     PlaceOrderRequest,
     Pong,
+    PublicTradesRequest,
     Receipt,
     RegisterKeyRequest,
     ReplayCache,
@@ -636,19 +637,8 @@ class Core:
                         s, account, req.market, req.after_trade_id, req.limit
                     ),
                 )
-            case BookRequest():
-                ms = engine.markets.get(message.market)
-                if ms is None:
-                    return answer(_result_error(ResultCode.UNKNOWN_MARKET))
-                bids = ms.book.depth(Side.BUY, message.depth)
-                asks = ms.book.depth(Side.SELL, message.depth)
-                return answer(Book(message.market, self.seq, bids, asks))
-            case MarketsRequest():
-                assets = [engine.assets[code] for code in sorted(engine.assets)]
-                markets = [
-                    MarketInfo(m.market, m.status) for _, m in sorted(engine.markets.items())
-                ]
-                return answer(Markets(assets, markets))
+            case BookRequest() | MarketsRequest() | PublicTradesRequest():
+                return self._market_read(env, message)
             case PingRequest():
                 return answer(Pong(now_ms, self.seq))
             case CheckpointRequest() | TileRequest():
@@ -667,6 +657,29 @@ class Core:
                 )
                 return answer(status)
         raise UnexpectedMessage(f"no handler for {type(message).__name__}")
+
+    def _market_read(
+        self, env: Envelope, message: BookRequest | MarketsRequest | PublicTradesRequest
+    ) -> Outcome:
+        """What anyone may read of the markets: listings, books, anonymous trades."""
+        engine = self.engine
+        body: ReplyBody | ErrorInfo
+        if isinstance(message, MarketsRequest):
+            assets = [engine.assets[code] for code in sorted(engine.assets)]
+            markets = [MarketInfo(m.market, m.status) for _, m in sorted(engine.markets.items())]
+            return Outcome(env.sender, env.nonce, Markets(assets, markets), wait=True)
+        ms = engine.markets.get(message.market)
+        if ms is None:
+            body = _result_error(ResultCode.UNKNOWN_MARKET)
+        elif isinstance(message, PublicTradesRequest):
+            return Outcome(
+                env.sender, env.nonce, wait=True, query=lambda s: public_trades(s, message)
+            )
+        else:
+            bids = ms.book.depth(Side.BUY, message.depth)
+            asks = ms.book.depth(Side.SELL, message.depth)
+            body = Book(message.market, self.seq, bids, asks)
+        return Outcome(env.sender, env.nonce, body, wait=True)
 
     def _log_read(self, env: Envelope, req: CheckpointRequest | TileRequest) -> Outcome:
         if isinstance(req, TileRequest):

@@ -112,8 +112,16 @@ class Storage(Protocol):
         """An account's order by id, or its most recent order with that client id."""
 
     def trades_of(
-        self, account: AccountId, market: str | None, after_trade_id: int, limit: int
-    ) -> list[StoredTrade]: ...
+        self,
+        account: AccountId | None,
+        market: str | None,
+        after_trade_id: int,
+        limit: int,
+        latest: bool = False,
+    ) -> list[StoredTrade]:
+        """Trades oldest first: an account's (None: everyone's) after ``after_trade_id``, the
+        first ``limit`` of them, or with ``latest`` the last ``limit``."""
+        ...
 
     def close(self) -> None: ...
 
@@ -320,18 +328,24 @@ class SqlStorage:
         return None if row is None else _record(row, StoredOrder)
 
     def trades_of(
-        self, account: AccountId, market: str | None, after_trade_id: int, limit: int
+        self,
+        account: AccountId | None,
+        market: str | None,
+        after_trade_id: int,
+        limit: int,
+        latest: bool = False,
     ) -> list[StoredTrade]:
         c = t.trades.c
-        query = sa.select(t.trades).where(
-            sa.or_(c.maker_account == account, c.taker_account == account),
-            c.trade_id > after_trade_id,
-        )
+        query = sa.select(t.trades).where(c.trade_id > after_trade_id)
+        if account is not None:
+            query = query.where(sa.or_(c.maker_account == account, c.taker_account == account))
         if market is not None:
             query = query.where(c.market == market)
+        order = c.trade_id.desc() if latest else c.trade_id
         with self._conn.begin():
-            rows = self._conn.execute(query.order_by(c.trade_id).limit(limit)).all()
-        return [_record(r, StoredTrade) for r in rows]
+            rows = self._conn.execute(query.order_by(order).limit(limit)).all()
+        found = [_record(r, StoredTrade) for r in rows]
+        return found[::-1] if latest else found
 
     def close(self) -> None:
         self._conn.close()

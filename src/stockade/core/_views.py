@@ -7,7 +7,15 @@ import msgspec
 from stockade.core._results import CoreCode, core_error
 from stockade.core._storage import Storage, StoredOrder
 from stockade.exchange import SYSTEM, AccountId, Event, Order, OrderId, Side, Trade
-from stockade.wire import ErrorInfo, OrderInfo, TradeRow, Trades
+from stockade.wire import (
+    ErrorInfo,
+    OrderInfo,
+    PublicTradeRow,
+    PublicTrades,
+    PublicTradesRequest,
+    TradeRow,
+    Trades,
+)
 
 
 def private_view(events: list[Event], account: AccountId) -> list[Event]:
@@ -93,3 +101,11 @@ def trades_of(
             )
         )
     return Trades(rows)
+
+
+def public_trades(storage: Storage, req: PublicTradesRequest) -> PublicTrades:
+    """A market's trades as anyone may see them: no account, order or fee."""
+    latest = req.after_trade_id == 0
+    found = storage.trades_of(None, req.market, req.after_trade_id, req.limit, latest)
+    rows = [PublicTradeRow(t.trade_id, t.seq, t.ts, t.price, t.qty, t.taker_side) for t in found]
+    return PublicTrades(req.market, rows)

@@ -45,6 +45,7 @@ from stockade.wire import (
     LogInRequest,
     MarketsRequest,
     NonceSource,
+    PublicTradesRequest,
     SignUpRequest,
     http_envelope,
     seal,
@@ -229,6 +230,7 @@ class Api:
             Route("/api/v1/site", self.site, methods=["GET"]),
             Route("/api/v1/markets", self.markets, methods=["GET"]),
             Route("/api/v1/markets/{market}/book", self.book, methods=["GET"]),
+            Route("/api/v1/markets/{market}/trades", self.trades, methods=["GET"]),
             Route("/api/v1/orders", self.signed, methods=signed),
             Route("/api/v1/orders/{rest:path}", self.signed, methods=signed),
             Route("/api/v1/open-orders", self.signed, methods=["GET"]),
@@ -256,15 +258,27 @@ class Api:
         return await self._public(MarketsRequest())
 
     async def book(self, request: Request) -> Response:
-        depth = request.query_params.get("depth", "50")
-        if set(request.query_params) - {"depth"} or not depth.isdigit() or len(depth) > 4:
-            return refuse(400, "Malformed", "the only parameter is depth (1 to 1000)", "depth")
+        return await self._market_query(request, BookRequest, {"depth": "depth"})
+
+    async def trades(self, request: Request) -> Response:
+        params = {"after": "after_trade_id", "limit": "limit"}
+        return await self._market_query(request, PublicTradesRequest, params)
+
+    async def _market_query(
+        self, request: Request, kind: type[BookRequest | PublicTradesRequest], names: dict[str, str]
+    ) -> Response:
+        """A public market read from the path's market and integer query parameters (``names``
+        maps each to its field), validated exactly as the wire validates it."""
+        query = request.query_params
+        fields: dict[str, object] = {"market": request.path_params["market"]}
+        for name, value in query.multi_items():
+            if name not in names or name in fields or not value.isdigit() or len(value) > 19:
+                return refuse(400, "Malformed", f"parameters: {', '.join(names)}", name[:32])
+            fields[names[name]] = int(value)
         try:
-            message = msgspec.convert(
-                {"market": request.path_params["market"], "depth": int(depth)}, BookRequest
-            )
+            message = msgspec.convert(fields, kind)
         except msgspec.ValidationError as exc:
-            return refuse(400, "Malformed", str(exc), "market")
+            return refuse(400, "Malformed", str(exc), field_of(str(exc)))
         return await self._public(message)
 
     # ------------------------------------------------------------------ accounts

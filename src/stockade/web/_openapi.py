@@ -32,6 +32,7 @@ from stockade.wire import (
     OrderBody,
     OrderInfo,
     Orders,
+    PublicTrades,
     Receipt,
     SessionOpened,
     Trades,
@@ -81,6 +82,7 @@ _BODIES: Final = (
     Trades,
     Book,
     Markets,
+    PublicTrades,
     _Error,
     _Time,
     _Site,
@@ -221,6 +223,17 @@ def _paths() -> Json:
                 (
                     _param("market", "path", _MARKET_NAME, True),
                     _param("depth", "query", _int(1, 1000), False),
+                ),
+            )
+        },
+        "/api/v1/markets/{market}/trades": {
+            "get": _public(
+                "Recent trades, oldest first: after a trade id, or else the latest",
+                PublicTrades,
+                (
+                    _param("market", "path", _MARKET_NAME, True),
+                    _param("after", "query", _int(0), False),
+                    _param("limit", "query", _int(1, 1000), False),
                 ),
             )
         },

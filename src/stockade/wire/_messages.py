@@ -187,6 +187,15 @@ class BookRequest(_Msg, frozen=True, tag=9):
     depth: Limit = 50
 
 
+class PublicTradesRequest(_Msg, frozen=True, tag=14):
+    """A market's trades, oldest first: after ``after_trade_id``, or when it is 0 the latest
+    ``limit``. Anonymous: price, quantity, which side took, when, and the trade's log entry."""
+
+    market: MarketName
+    after_trade_id: Seq = 0
+    limit: Limit = 100
+
+
 class MarketsRequest(_Msg, frozen=True, tag=10):
     pass
 
@@ -337,6 +346,20 @@ class Trades(_Msg, frozen=True, tag=106):
     trades: list[TradeRow]
 
 
+class PublicTradeRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    trade_id: Id
+    seq: Seq  # the sequence number of the order that took
+    ts: int
+    price: Amount
+    qty: Amount
+    taker_side: Side
+
+
+class PublicTrades(_Msg, frozen=True, tag=116):
+    market: MarketName
+    trades: list[PublicTradeRow]
+
+
 class Book(_Msg, frozen=True, tag=107):
     market: MarketName
     seq: Seq
@@ -415,6 +438,7 @@ ReplyBody = (
     | TileReply
     | SessionOpened
     | Keys
+    | PublicTrades
 )
 
 
@@ -464,6 +488,7 @@ PublicRequest = (
     | PingRequest
     | CheckpointRequest
     | TileRequest
+    | PublicTradesRequest
     | SignUpRequest
     | LogInRequest
 )

@@ -180,7 +180,22 @@ function initMarket(session) {
   const price = (p) => units(p, quoteDecimals);
   const size = (q) => units(q, baseDecimals);
 
+  async function refreshTrades() {
+    const response = await fetch(`/api/v1/markets/${info.market}/trades?limit=20`, { cache: "no-store" });
+    if (!response.ok) return;
+    const body = document.getElementById("recent-trades");
+    body.replaceChildren();
+    for (const trade of (await response.json()).trades.reverse()) {
+      const row = body.insertRow();
+      row.className = trade.taker_side === "buy" ? "bid" : "ask";
+      cell(row, price(trade.price), "num");
+      cell(row, size(trade.qty), "num");
+      cell(row, trade.taker_side);
+    }
+  }
+
   async function refreshBook() {
+    refreshTrades();
     const response = await fetch(`/api/v1/markets/${info.market}/book?depth=20`, { cache: "no-store" });
     if (!response.ok) return;
     const book = await response.json();
