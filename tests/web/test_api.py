@@ -208,6 +208,9 @@ def test_refusals_by_web_itself_are_json_too(live: LiveSite) -> None:
     ]:
         got, kind, body = _raw(live, method, target, {})
         assert (got, kind, _error(body)["name"]) == (status, "application/json", name), target
+    # a HEAD (which Starlette routes with every GET) is no signed request: refused, not a crash
+    status, _, _ = _raw(live, "HEAD", "/api/v1/balances", {})
+    assert status == 405
     # a key core never registered may read public data only: refused, in a reply signed by core
     with HttpApi(live.web, generate("stranger"), live.site.core_key) as stranger:
         with pytest.raises(Refused) as refused:

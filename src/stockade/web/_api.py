@@ -324,6 +324,9 @@ class Api:
     # ------------------------------------------------------------------ signed
 
     async def signed(self, request: Request) -> Response:
+        method = _METHODS.get(request.method)
+        if method is None:  # Starlette answers HEAD on every GET route; nobody signs a HEAD
+            return refuse(405, "MethodNotAllowed", f"{request.method[:8]} is not signed here")
         try:
             key, ts, nonce, signature = _signature_headers(request)
         except _BadHeaders as exc:
@@ -338,7 +341,7 @@ class Api:
         try:
             body = await read_body(request, MAX_HTTP_BODY)
             path, text = raw_path.decode("ascii"), query.decode("ascii")
-            http = HttpRequest(_METHODS[request.method], path, text, body)
+            http = HttpRequest(method, path, text, body)
         except BodyTooLarge:
             return refuse(413, "Oversize", f"the body is over {MAX_HTTP_BODY} bytes", "body")
         except UnicodeDecodeError:
