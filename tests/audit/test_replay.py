@@ -24,13 +24,14 @@ from stockade.wire import (
     AmendOrderRequest,
     CancelAllRequest,
     CancelOrderRequest,
+    CreditRequest,
     LogRef,
     PlaceOrderRequest,
     Receipt,
     Request,
 )
 from tests.conftest import fixed_identity
-from tests.core.helpers import LOT, PRICE, TICK, CoreHarness
+from tests.core.helpers import LOT, PRICE, TICK, CoreHarness, log_in, sign_up
 from tests.core.server_fixture import log_verifier
 
 
@@ -218,3 +219,24 @@ def test_a_receipt_logged_as_the_wrong_kind_is_refused() -> None:
     other_seq = msgspec.structs.replace(receipt, seq=receipt.seq + 1)
     with pytest.raises(LogMismatch, match="sequence number"):
         watcher.check_receipt(other_seq, order, envelope)
+
+
+def test_core_vouches_for_sign_ups_and_sessions_but_never_for_money() -> None:
+    h = CoreHarness()
+    sign_up(h, "kim")
+    session = fixed_identity("kim-session")
+    log_in(h, "kim", session)
+    order = PlaceOrderRequest("BTC-USD", Side.SELL, TimeInForce.GTC, LOT, PRICE)
+    kim = h.core.registry.credentials["kim"].account
+    h.ok(h.operator, CreditRequest(kim, "BTC", 10**8, "kim-btc"))
+    h.receipt(session, order)  # a browser order, signed by a key core registered at log-in
+    entries = all_entries(h)
+    assert audit(h, entries).findings == []
+    # the same credit, as if core had vouched for it alone: refused
+    index = next(i for i, e in enumerate(entries) if isinstance(decode_entry(e), DepositCredited))
+    credit = decode_entry(entries[index])
+    assert isinstance(credit, DepositCredited)
+    forged = msgspec.structs.replace(credit, operator=h.core_identity.public.raw)
+    entries[index] = encode_entry(forged)
+    kinds = [f.kind for f in audit(h, entries).findings]
+    assert kinds[0] == "unknown-operator"

@@ -15,11 +15,13 @@ from stockade.wire import (
     ErrorInfo,
     ListAssetRequest,
     ListMarketRequest,
+    LogInRequest,
     Receipt,
     RegisterKeyRequest,
     ReplyBody,
     Request,
     RevokeKeyRequest,
+    SignUpRequest,
     seal,
 )
 from tests.conftest import fixed_identity, fresh_log
@@ -111,3 +113,28 @@ class CoreHarness:
 
 def random_nonce() -> bytes:
     return secrets.token_bytes(16)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def finish_work(h: CoreHarness, outcome: Outcome) -> ReplyBody | ErrorInfo:
+    """Do what the server does: run the work, then let core complete it."""
+    assert outcome.work is not None, outcome.reply
+    result = outcome.work.compute()
+    h.now_ms += 1
+    done = h.core.complete(outcome, result, next(h._nonces).to_bytes(16, "big"), h.now_ms)
+    if done.applied is not None:
+        h.journal.append(done.applied)
+    assert done.reply is not None
+    return done.reply
+
+
+def sign_up(h: CoreHarness, username: str, password: str = PASSWORD) -> ReplyBody | ErrorInfo:
+    outcome = h.send(fixed_identity("browser"), SignUpRequest(username, password))
+    return outcome.reply if outcome.work is None else finish_work(h, outcome)
+
+
+def log_in(h: CoreHarness, username: str, key: Identity, password: str = PASSWORD) -> object:
+    outcome = h.send(fixed_identity("browser"), LogInRequest(username, password, key.public.raw))
+    return outcome.reply if outcome.work is None else finish_work(h, outcome)

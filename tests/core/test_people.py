@@ -11,10 +11,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from stockade.core import JournalRecord, Outcome
+from stockade.core import JournalRecord
 from stockade.core._people import LOCKOUT_MS, MAX_FAILURES, SESSION_MS
 from stockade.exchange import Side, TimeInForce
-from stockade.keys import Identity
 from stockade.tlog import AccountOpened, KeyAdded, KeyRemoved, decode_entry
 from stockade.wire import (
     AccountCreated,
@@ -29,37 +28,12 @@ from stockade.wire import (
     LogOutRequest,
     PlaceOrderRequest,
     Receipt,
-    ReplyBody,
     RevokeOwnKeyRequest,
     SessionOpened,
     SignUpRequest,
 )
 from tests.conftest import fixed_identity
-from tests.core.helpers import LOT, PRICE, CoreHarness
-
-PASSWORD = "correct horse battery staple"
-
-
-def finish(h: CoreHarness, outcome: Outcome) -> ReplyBody | ErrorInfo:
-    """Do what the server does: run the work, then let core complete it."""
-    assert outcome.work is not None, outcome.reply
-    result = outcome.work.compute()
-    h.now_ms += 1
-    done = h.core.complete(outcome, result, next(h._nonces).to_bytes(16, "big"), h.now_ms)
-    if done.applied is not None:
-        h.journal.append(done.applied)
-    assert done.reply is not None
-    return done.reply
-
-
-def sign_up(h: CoreHarness, username: str, password: str = PASSWORD) -> ReplyBody | ErrorInfo:
-    outcome = h.send(fixed_identity("browser"), SignUpRequest(username, password))
-    return outcome.reply if outcome.work is None else finish(h, outcome)
-
-
-def log_in(h: CoreHarness, username: str, key: Identity, password: str = PASSWORD) -> object:
-    outcome = h.send(fixed_identity("browser"), LogInRequest(username, password, key.public.raw))
-    return outcome.reply if outcome.work is None else finish(h, outcome)
+from tests.core.helpers import LOT, PASSWORD, PRICE, CoreHarness, log_in, sign_up
 
 
 @pytest.fixture
@@ -97,6 +71,22 @@ def test_a_session_expires(h: CoreHarness) -> None:
     assert h.error(session, BalancesRequest()).name == "UnknownSender"
 
 
+def test_a_clock_stepping_back_cannot_revive_an_expired_session(h: CoreHarness) -> None:
+    sign_up(h, "ezra")
+    session = fixed_identity("ezra-session")
+    opened = log_in(h, "ezra", session)
+    assert isinstance(opened, SessionOpened)
+    order = PlaceOrderRequest("BTC-USD", Side.BUY, TimeInForce.GTC, LOT, PRICE)
+    h.now_ms = opened.expires_ms + 10
+    h.ok(h.alice, order)  # journaled: core's time is now past the session's end
+    h.now_ms = opened.expires_ms - 60_000  # the wall clock steps back a minute
+    assert h.error(session, order).name == "UnknownSender"
+    replayed = h.fresh()
+    for applied in h.journal:
+        replayed.replay(JournalRecord(applied.seq, applied.ts, applied.envelope))
+    assert replayed.state_hash() == h.core.state_hash()
+
+
 def test_sign_up_and_log_in_refusals(h: CoreHarness) -> None:
     sign_up(h, "finn")
     taken = sign_up(h, "finn", "another password entirely")
@@ -128,6 +118,18 @@ def test_guessing_is_locked_out_then_let_through(h: CoreHarness) -> None:
     assert locked.name == "TOO_MANY_ATTEMPTS"
     h.now_ms += LOCKOUT_MS
     assert isinstance(log_in(h, "gwen", fixed_identity("g-later")), SessionOpened)
+
+
+def test_log_ins_in_flight_together_cannot_outrun_the_lock_out(h: CoreHarness) -> None:
+    sign_up(h, "hugo")
+    browser = fixed_identity("browser")
+    guesses = [
+        LogInRequest("hugo", f"guess number {i}", fixed_identity(f"h{i}").public.raw)
+        for i in range(MAX_FAILURES + 3)
+    ]
+    started = [h.send(browser, guess) for guess in guesses]
+    assert [o.work is not None for o in started] == [True] * MAX_FAILURES + [False] * 3
+    assert {o.reply.name for o in started[MAX_FAILURES:]} == {"TOO_MANY_ATTEMPTS"}  # type: ignore[union-attr]
 
 
 def test_the_password_is_nowhere_and_the_state_replays(h: CoreHarness) -> None:

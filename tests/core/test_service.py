@@ -15,6 +15,7 @@ from stockade.exchange import Asset, MarketStatus, ResultCode, Side, TimeInForce
 from stockade.wire import (
     CAPABILITIES,
     DOMAIN,
+    HTTP_VERSION,
     MAX_REQUEST,
     UNADDRESSED,
     WINDOW_MS,
@@ -31,6 +32,7 @@ from stockade.wire import (
     CreditRequest,
     Envelope,
     ErrorInfo,
+    HttpRequest,
     ListAssetRequest,
     MarketsRequest,
     OpenOrdersRequest,
@@ -380,6 +382,28 @@ def test_every_request_kind_refuses_each_kind_of_bad_envelope(message: Request) 
         assert _error_of(h, data).name == name.strip(), name
     h.receive(good)
     assert _error_of(h, good).name == "Replayed"
+
+
+def test_text_that_is_not_utf8_is_malformed_and_never_crashes_the_core(h: CoreHarness) -> None:
+    """msgspec reports bad UTF-8 in a str field as UnicodeDecodeError, not as a DecodeError:
+    it must still be a refusal, for a signed body (v1) and before any signature is checked (v2)."""
+    nobody = fixed_identity("nobody")  # a key core never registered: anyone
+    body = msgspec.msgpack.encode(BookRequest("BTC-USD", 5)).replace(b"BTC-USD", b"BTC-US\xff")
+    v1 = _raw_signed(h, body)
+    request = msgspec.msgpack.encode(HttpRequest("GET", "/api/v1/balances", "", b""))
+    unsigned = Envelope(
+        HTTP_VERSION,
+        nobody.public.raw,
+        h.core_identity.public.raw,
+        bytes(16),
+        h.now_ms,
+        request.replace(b"balances", b"balance\xff"),
+        bytes(64),
+    )
+    v2 = msgspec.msgpack.encode(unsigned)
+    for data in (v1, v2):
+        assert _error_of(h, data).name == "Malformed"
+    assert isinstance(h.ok(h.alice, BalancesRequest()), Balances)  # and it still serves
 
 
 def test_refusals_before_authentication_name_no_request(h: CoreHarness) -> None:

@@ -82,7 +82,14 @@ def test_public_trades_show_what_traded_and_no_one_who(live: LiveSite) -> None:
         live.web, "GET", f"/api/v1/markets/BTC-USD/trades?after={last['trade_id'] - 1}"
     )
     assert [t["trade_id"] for t in json.loads(body)["trades"]] == [last["trade_id"]]
-    for bad in ("?limit=0", "?limit=5&limit=6", "?after=-1", "?before=3"):
+    for bad in (
+        "?limit=0",
+        "?limit=5&limit=6",
+        "?after=1&after=2",
+        "?after=-1",
+        "?before=3",
+        "?after=%C2%B2",
+    ):
         status, _, body = http_request(live.web, "GET", "/api/v1/markets/BTC-USD/trades" + bad)
         assert (status, _error(body)["name"]) == (400, "Malformed"), bad
     status, _, body = http_request(live.web, "GET", "/api/v1/markets/NO-SUCH/trades")
@@ -160,6 +167,7 @@ def test_bad_requests_get_precise_errors_and_change_nothing(live: LiveSite) -> N
             ),
             ("bad base64", {**good, HEADERS[3]: "!!"}, body, 401, "Malformed"),
             ("a minute old", signed(body, 2, age=60_000), body, 401, "Expired"),
+            ("a digit that is not ASCII", {**good, HEADERS[1]: "\u00b2"}, body, 401, "Malformed"),
         ]
         for what, headers, sent, status, name in cases:
             got, kind, answer = _raw(live, "POST", ORDERS, headers, sent)

@@ -34,6 +34,7 @@ from stockade.wire import (
     PlaceOrderRequest,
     ReplayCache,
     RevokeOwnKeyRequest,
+    SignUpRequest,
     UnknownRoute,
     WireError,
     WrongRecipient,
@@ -281,3 +282,22 @@ def test_a_request_signed_for_another_site_is_refused_there() -> None:
     )
     with pytest.raises(WrongRecipient):
         other_site.authenticate(_envelope(request), NOW)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders\n", "/api/v1/ord ers", "/api/v1/\u00e9"])
+def test_a_path_with_a_newline_space_or_non_ascii_is_refused_before_its_signature(
+    path: str,
+) -> None:
+    """No field of the canonical request may hold the newline that separates its lines, so no
+    two requests can share canonical bytes."""
+    request = HttpRequest("POST", path, "", json.dumps(ORDER).encode())
+    with pytest.raises(Malformed):
+        _opener().authenticate(_envelope(request), NOW)
+
+
+def test_a_name_with_a_trailing_newline_is_refused() -> None:
+    bad = _request("GET", "/api/v1/open-orders", "market=BTC-USD\n")
+    with pytest.raises(Malformed):
+        message_of(bad)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"username": "alice\n", "password": "x" * 12}, SignUpRequest)

@@ -189,9 +189,13 @@ class Auditor:
         elif isinstance(entry, SignedRequest):
             self._signed(index, entry, signed_ok)
         else:
-            # Operators sign account changes; core itself vouches for self-service ones (a
-            # sign-up, a log-in's session key, a log-out), having checked the password.
-            if entry.operator not in self.operators and entry.operator != self.core_key.raw:
+            # Operators sign account changes. Core itself vouches for self-service ones (a
+            # sign-up, a session's key, a key a session added or removed), having checked the
+            # password; never for money: a credit by core's key alone is refused.
+            self_service = entry.operator == self.core_key.raw and not isinstance(
+                entry, DepositCredited
+            )
+            if entry.operator not in self.operators and not self_service:
                 raise _Refused("unknown-operator", "an account change not signed by an operator")
             self._account_change(entry)
 

@@ -90,5 +90,5 @@ class RelayReader:
     def _json(self, path: str, kind: type[_T]) -> _T:
         try:
             return msgspec.json.decode(self.get(path), type=kind)
-        except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a bad str: not a DecodeError
             raise RelayError(f"relay answer to {path} is malformed: {exc}", "relay") from None

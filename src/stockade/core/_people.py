@@ -34,6 +34,8 @@ SESSION_MS = 12 * 3600 * 1000
 #: Failed log-ins for one username that start a lock-out, and how long it lasts.
 MAX_FAILURES = 5
 LOCKOUT_MS = 15 * 60 * 1000
+#: Usernames whose failures are remembered at most (a flood of names cannot grow it further).
+MAX_TRACKED = 10_000
 
 PersonChange = CreateUser | OpenSession | LogOutRequest | AddKeyRequest | RevokeOwnKeyRequest
 
@@ -69,8 +71,7 @@ class People:
             if username in self.registry.credentials:
                 return core_error(CoreCode.USERNAME_TAKEN, "that username is taken", "username")
             return Work(username, lambda: CreateUser(username, hash_password(password)))
-        failures, since = self._failures.get(username, (0, 0))
-        if failures >= MAX_FAILURES and ts - since < LOCKOUT_MS:
+        if not self._attempt(username, ts):
             text = "too many failed log-ins; wait"
             return core_error(CoreCode.TOO_MANY_ATTEMPTS, text, "username")
         key = message.session_key
@@ -88,15 +89,30 @@ class People:
 
         return Work(username, check)
 
-    def count_failure(self, username: str, result: CoreCommand | ErrorInfo, now_ms: int) -> None:
-        """Failed log-ins per username, in memory: a lock-out slows guessing; it need not
-        survive a restart."""
-        if isinstance(result, ErrorInfo) and result.code == CoreCode.BAD_CREDENTIALS:
-            failures, since = self._failures.get(username, (0, now_ms))
-            if now_ms - since >= LOCKOUT_MS:
-                failures, since = 0, now_ms
-            self._failures[username] = (failures + 1, since)
-        elif isinstance(result, OpenSession):
+    def _attempt(self, username: str, ts: int) -> bool:
+        """Count a log-in attempt as a failure from the moment it starts (so that attempts
+        in flight together cannot outrun the lock-out); False when the username is locked."""
+        failures, since = self._failures.get(username, (0, ts))
+        if ts - since >= LOCKOUT_MS:
+            failures, since = 0, ts
+        if failures >= MAX_FAILURES:
+            return False
+        if len(self._failures) >= MAX_TRACKED and username not in self._failures:
+            self._forget_old(ts)
+        self._failures[username] = (failures + 1, since)
+        return True
+
+    def _forget_old(self, ts: int) -> None:
+        """Bound the memory guessing can cost: drop ended windows, then the oldest."""
+        for name in [n for n, (_, since) in self._failures.items() if ts - since >= LOCKOUT_MS]:
+            del self._failures[name]
+        while len(self._failures) >= MAX_TRACKED:
+            del self._failures[next(iter(self._failures))]
+
+    def finished(self, username: str, result: CoreCommand | ErrorInfo) -> None:
+        """A log-in that succeeded clears its username's count; a failure stays counted. In
+        memory only: a lock-out slows guessing; it need not survive a restart."""
+        if isinstance(result, OpenSession):
             self._failures.pop(username, None)
 
     def change(

@@ -246,7 +246,7 @@ class CoreServer:
 
     def _work_done(self, waiting: _Waiting, done: asyncio.Future[CoreCommand | ErrorInfo]) -> None:
         self._pending_work -= 1
-        if self._failed is not None:
+        if self._failed is not None or done.cancelled():  # stopping: the pool was shut down
             return
         try:
             result = done.result()

@@ -351,7 +351,9 @@ class Core:
     # ------------------------------------------------------------------ entry points
 
     def receive(self, data: bytes, now_ms: int) -> Outcome:
-        self._now_ms = now_ms
+        # Keys are judged at the time the command will be journaled at (never before the last
+        # one, whatever the wall clock does), which is the time replay judges them at.
+        self._now_ms = max(now_ms, self.last_ts)
         try:
             env = self.opener.authenticate(data, now_ms)
         except WireError as exc:
@@ -484,7 +486,7 @@ class Core:
         signs the command and receives it like any frame, so the journal holds it and replay
         re-checks it), answered to whoever sent ``pending``."""
         assert pending.work is not None
-        self.people.count_failure(pending.work.username, result, now_ms)
+        self.people.finished(pending.work.username, result)
         if isinstance(result, ErrorInfo):
             return Outcome(pending.recipient, pending.in_reply_to, result, wait=True)
         own = self.receive(seal(self.identity, self.identity.public, result, nonce, now_ms), now_ms)

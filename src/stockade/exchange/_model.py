@@ -26,8 +26,8 @@ TradeId = NewType("TradeId", int)
 #: 128-bit integer anywhere a downstream system stores them.
 MAX_AMOUNT = 2**63 - 1
 
-AssetCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
-MarketCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}$")]
+AssetCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{1,9}\Z")]
+MarketCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}\Z")]
 PositiveAmount = Annotated[int, msgspec.Meta(ge=1, le=MAX_AMOUNT)]
 BasisPoints = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 

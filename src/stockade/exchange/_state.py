@@ -126,7 +126,7 @@ def state_hash(engine: Engine) -> bytes:
 def restore(data: bytes, book_factory: BookFactory = FastBook) -> Engine:
     try:
         state = _decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"malformed snapshot: {exc}") from None
     if state.version != SNAPSHOT_VERSION:
         raise SnapshotError(f"snapshot version {state.version} is not {SNAPSHOT_VERSION}")

@@ -33,7 +33,7 @@ class BodyTooLarge(Exception):
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused once it passes ``limit`` bytes (the header is not trusted)."""
     declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > limit:
+    if not (declared.isascii() and declared.isdigit()) or int(declared) > limit:
         raise BodyTooLarge(f"the body is over {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():

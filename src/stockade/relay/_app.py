@@ -75,7 +75,7 @@ def relay_app(mirror: Mirror, puller: Puller | None = None) -> Starlette:
         if code not in views():
             return unknown_market()
         after = request.query_params.get("after", "0")
-        if not after.isdigit() or len(after) > 18:
+        if not (after.isascii() and after.isdigit()) or len(after) > 18:
             return error(400, "BadParameter", "after is an event sequence number")
         return _json(mirror.events(code, int(after), MAX_EVENTS))
 

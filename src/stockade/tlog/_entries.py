@@ -97,7 +97,7 @@ def encode_entry(entry: LogEntry) -> bytes:
 def decode_entry(data: bytes) -> LogEntry:
     try:
         entry = _decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a str field's bad UTF-8
         raise EntryError("not a log entry", "entry", str(exc)) from None
     if _encoder.encode(entry) != data:
         raise EntryError("log entry is not canonically encoded", "entry")

@@ -166,7 +166,7 @@ def _signature_headers(request: Request) -> tuple[bytes, int, bytes, bytes]:
     key_name, ts_name, nonce_name, signature_name = HEADERS
     key = _hex(headers, key_name, 32)
     ts = headers.get(ts_name, "")
-    if not ts.isdigit() or len(ts) > 15:
+    if not (ts.isascii() and ts.isdigit()) or len(ts) > 15:
         raise _BadHeaders(ts_name, f"{ts_name} is milliseconds since the Unix epoch")
     nonce = _hex(headers, nonce_name, 16)
     try:
@@ -195,7 +195,7 @@ async def _json_body(request: Request, decoder: msgspec.json.Decoder[T]) -> T | 
         return refuse(413, "Oversize", "the body is over 1024 bytes", "body")
     except msgspec.ValidationError as exc:
         return refuse(400, "Malformed", str(exc), field_of(str(exc)))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return refuse(400, "Malformed", "the body is not JSON", "body")
 
 
@@ -272,7 +272,12 @@ class Api:
         query = request.query_params
         fields: dict[str, object] = {"market": request.path_params["market"]}
         for name, value in query.multi_items():
-            if name not in names or name in fields or not value.isdigit() or len(value) > 19:
+            if (
+                name not in names
+                or names[name] in fields  # a parameter given twice
+                or not (value.isascii() and value.isdigit())
+                or len(value) > 19
+            ):
                 return refuse(400, "Malformed", f"parameters: {', '.join(names)}", name[:32])
             fields[names[name]] = int(value)
         try:

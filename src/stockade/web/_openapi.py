@@ -134,10 +134,24 @@ def _discriminators(value: object) -> None:
             _discriminators(item)
 
 
+def _ecma_patterns(value: object) -> None:
+    """Python's \\Z (the very end) is ECMAScript's $, the dialect JSON Schema patterns use."""
+    if isinstance(value, dict):
+        pattern = value.get("pattern")
+        if isinstance(pattern, str) and pattern.endswith("\\Z"):
+            value["pattern"] = pattern[:-2] + "$"
+        for item in value.values():
+            _ecma_patterns(item)
+    elif isinstance(value, list):
+        for item in value:
+            _ecma_patterns(item)
+
+
 def _components() -> Json:
     _, components = msgspec.json.schema_components(_BODIES, ref_template=_REF)
     rewritten: Json = {name: _rewrite(name, schema) for name, schema in components.items()}
     _discriminators(rewritten)
+    _ecma_patterns(rewritten)
     return rewritten
 
 

@@ -110,7 +110,7 @@ def decode_envelope(data: bytes, max_size: int) -> Envelope:
         raise Oversize(f"envelope of {len(data)} bytes exceeds {max_size}")
     try:
         env = _envelope_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a str field's bad UTF-8
         raise Malformed("malformed envelope", untrusted_detail=str(exc)) from None
     if _encoder.encode(env) != data:
         raise NonCanonical("envelope is not canonically encoded")
@@ -142,7 +142,7 @@ def _http_request(env: Envelope) -> HttpRequest:
     except msgspec.ValidationError as exc:
         field = field_of(str(exc))
         raise Malformed("invalid HTTP request", field=field, untrusted_detail=str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a str field's bad UTF-8
         raise Malformed("malformed HTTP request", untrusted_detail=str(exc)) from None
     if _encoder.encode(request) != env.body:
         raise NonCanonical("HTTP request is not canonically encoded")
@@ -157,7 +157,7 @@ def decode_body(env: Envelope) -> Message:
     except msgspec.ValidationError as exc:
         field = field_of(str(exc))
         raise Malformed("invalid message", field=field, untrusted_detail=str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a str field's bad UTF-8
         raise Malformed("malformed message", untrusted_detail=str(exc)) from None
     if _encoder.encode(message) != env.body:
         raise NonCanonical("message is not canonically encoded")

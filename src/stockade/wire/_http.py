@@ -71,8 +71,10 @@ class HttpRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     """A signed HTTP request as its client sent it: the body of a version-2 envelope."""
 
     method: HttpMethod
-    path: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PATH)]
-    query: Annotated[str, msgspec.Meta(max_length=MAX_QUERY)]
+    # visible ASCII only: no space, no control character, so no field of the canonical
+    # request can hold the newline that separates them
+    path: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PATH, pattern=r"^[!-~]+\Z")]
+    query: Annotated[str, msgspec.Meta(max_length=MAX_QUERY, pattern=r"^[!-~]*\Z")]
     body: Annotated[bytes, msgspec.Meta(max_length=MAX_HTTP_BODY)]
 
 
@@ -112,7 +114,7 @@ class OrderBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class KeyBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``POST /api/v1/keys``: an API key's public half (hex) and a label (signed by a session)."""
 
-    public_key: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+    public_key: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
     label: Label
 
 
@@ -140,7 +142,7 @@ def _json(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise Malformed("invalid body", field_of(str(exc)), untrusted_detail=str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise Malformed("body is not JSON", "body", untrusted_detail=str(exc)) from None
 
 
@@ -166,13 +168,17 @@ def _integer(params: dict[str, str], key: str, default: int) -> int:
     value = params.get(key)
     if value is None:
         return default
-    if not value.isdigit() or len(value) > 19:
+    if not (value.isascii() and value.isdigit()) or len(value) > 19:
         raise Malformed(f"{key} is a decimal integer", field=key)
     return int(value)
 
 
 def _order_id(segment: str) -> int:
-    if not segment.isdigit() or len(segment) > 19 or segment.startswith("0"):
+    if (
+        not (segment.isascii() and segment.isdigit())
+        or len(segment) > 19
+        or segment.startswith("0")
+    ):
         raise Malformed("an order id is a positive decimal integer", field="order_id")
     return int(segment)
 

@@ -75,11 +75,23 @@ async function currentSession() {
 
 // ---------------------------------------------------------------- requests
 
+let clockOffset = null;
+
+// How far this computer's clock is from the exchange's: a signature must be within 5 s of it.
+async function serverNow() {
+  if (clockOffset === null) {
+    const before = Date.now();
+    const answer = await (await fetch("/api/v1/time", { cache: "no-store" })).json();
+    clockOffset = answer.server_time_ms - Math.round((before + Date.now()) / 2);
+  }
+  return Date.now() + clockOffset;
+}
+
 async function signedFetch(method, path, query = "", body = null) {
   const session = await currentSession();
   if (!session) throw new Error("log in first");
   const raw = body === null ? new Uint8Array() : encoder.encode(JSON.stringify(body));
-  const ts = Date.now();
+  const ts = await serverNow();
   const nonce = crypto.getRandomValues(new Uint8Array(16));
   const canonical = [method, path, query, await sha256hex(raw), String(ts), hex(nonce), coreKey()].join("\n");
   const message = new Uint8Array([...encoder.encode(DOMAIN), ...encoder.encode(canonical)]);
