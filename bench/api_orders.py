@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from core_wire import cpu_seconds, free_port, fund, percentile
+from core_wire import cpu_seconds, free_port, fund, open_loop_figures
 from stockade.client import read_site_file
 from stockade.keys import read_secret
 from stockade.site import BTC_USD, SiteLayout, init_site, wait_until_listening
@@ -173,23 +173,11 @@ def main() -> None:
             for process in (web, core):
                 process.terminate()
                 process.wait(60)
-    latencies = [v for r in results for v in r["latencies"]]  # type: ignore[attr-defined]
-    errors: dict[str, int] = {}
-    for r in results:
-        for k, v in r["errors"].items():  # type: ignore[attr-defined]
-            errors[k] = errors.get(k, 0) + v
-    measured_s = seconds - WARMUP_S
     print(
         json.dumps(
             {
                 "bench": "api_orders",
-                "orders": len(latencies),
-                "orders_per_s": round(len(latencies) / measured_s),
-                "p50_ms": round(percentile(latencies, 0.50), 2),
-                "p99_ms": round(percentile(latencies, 0.99), 2),
-                "p999_ms": round(percentile(latencies, 0.999), 2),
-                "max_ms": round(max(latencies, default=0) / 1000, 2),
-                "errors": errors,
+                **open_loop_figures(results, seconds - WARMUP_S),
                 "target_rate": args.rate,
                 "seconds": seconds,
                 "warmup_s": WARMUP_S,

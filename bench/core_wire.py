@@ -123,6 +123,24 @@ def percentile(values: list[int], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000 if ordered else 0.0
 
 
+def open_loop_figures(results: list[dict[str, object]], measured_s: float) -> dict[str, object]:
+    """Throughput, latency percentiles and errors summed over the workers' results."""
+    latencies = [v for r in results for v in r["latencies"]]  # type: ignore[attr-defined]
+    errors: dict[str, int] = {}
+    for r in results:
+        for k, v in r["errors"].items():  # type: ignore[attr-defined]
+            errors[k] = errors.get(k, 0) + v
+    return {
+        "orders": len(latencies),
+        "orders_per_s": round(len(latencies) / measured_s),
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "p999_ms": round(percentile(latencies, 0.999), 2),
+        "max_ms": round(max(latencies, default=0) / 1000, 2),
+        "errors": errors,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5_000, help="orders per second, in total")
@@ -162,23 +180,11 @@ def main() -> None:
             core.terminate()
             core.wait(60)
             log.close()
-    latencies = [v for r in results for v in r["latencies"]]  # type: ignore[attr-defined]
-    errors: dict[str, int] = {}
-    for r in results:
-        for k, v in r["errors"].items():  # type: ignore[attr-defined]
-            errors[k] = errors.get(k, 0) + v
-    measured_s = seconds - WARMUP_S
     print(
         json.dumps(
             {
                 "bench": "core_wire",
-                "orders": len(latencies),
-                "orders_per_s": round(len(latencies) / measured_s),
-                "p50_ms": round(percentile(latencies, 0.50), 2),
-                "p99_ms": round(percentile(latencies, 0.99), 2),
-                "p999_ms": round(percentile(latencies, 0.999), 2),
-                "max_ms": round(max(latencies, default=0) / 1000, 2),
-                "errors": errors,
+                **open_loop_figures(results, seconds - WARMUP_S),
                 "target_rate": args.rate,
                 "seconds": seconds,
                 "warmup_s": WARMUP_S,

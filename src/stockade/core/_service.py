@@ -56,6 +56,7 @@ from stockade.tlog import (
     DepositCredited,
     KeyAdded,
     KeyRemoved,
+    LogEntry,
     TileError,
     TileId,
     check_tile_within,
@@ -521,17 +522,32 @@ class Core:
 
         if key is not None and not changed.added:
             self._user_keys.pop(key, None)
+
+        def reply(log: LogRef) -> ReplyBody:
+            if isinstance(message, CreateUser):
+                return AccountCreated(seq, ts, record.account, log)
+            if isinstance(message, OpenSession):
+                return SessionOpened(seq, ts, record.account, message.expires_ms, log)
+            return Receipt(seq, ts, [], None, log)
+
+        return self._committed(env, data, seq, ts, record, entry, reply)
+
+    def _committed(
+        self,
+        env: Envelope,
+        data: bytes,
+        seq: int,
+        ts: int,
+        record: AccountRecord | KeyRecord,
+        entry: Callable[[bytes], LogEntry],
+        reply: Callable[[LogRef], ReplyBody],
+    ) -> Outcome:
+        """Apply an account change already made to the registry: the log commits to the
+        command's frame, and the reply names the entry."""
         self.seq, self.last_ts = seq, ts
         logged = self.log.committed(seq, data, entry)
         applied = Applied(seq, ts, data, [], record, logged.first, logged.leaves)
-        body: ReplyBody
-        if isinstance(message, CreateUser):
-            body = AccountCreated(seq, ts, record.account, _log_ref(logged))
-        elif isinstance(message, OpenSession):
-            body = SessionOpened(seq, ts, record.account, message.expires_ms, _log_ref(logged))
-        else:
-            body = Receipt(seq, ts, [], None, _log_ref(logged))
-        return Outcome(env.sender, env.nonce, body, applied, wait=True)
+        return Outcome(env.sender, env.nonce, reply(_log_ref(logged)), applied, wait=True)
 
     def _apply_engine(
         self,
@@ -600,15 +616,12 @@ class Core:
                 def entry(c: bytes) -> KeyRemoved:
                     return KeyRemoved(seq, *removed, env.sender, c)
 
-        self.seq, self.last_ts = seq, ts
-        logged = self.log.committed(seq, data, entry)
-        applied = Applied(seq, ts, data, [], record, logged.first, logged.leaves)
-        body: ReplyBody
-        if isinstance(message, CreateAccountRequest):
-            body = AccountCreated(seq, ts, record.account, _log_ref(logged))
-        else:
-            body = Receipt(seq, ts, [], None, _log_ref(logged))
-        return Outcome(env.sender, env.nonce, body, applied, wait=True)
+        def reply(log: LogRef) -> ReplyBody:
+            if isinstance(message, CreateAccountRequest):
+                return AccountCreated(seq, ts, record.account, log)
+            return Receipt(seq, ts, [], None, log)
+
+        return self._committed(env, data, seq, ts, record, entry, reply)
 
     # ------------------------------------------------------------------ reads
 

@@ -18,7 +18,7 @@ arguments: this module reads neither.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import msgspec
 
@@ -38,6 +38,8 @@ from stockade.wire._errors import (
 from stockade.wire._http import HTTP_DOMAIN, HttpRequest, canonical_request, message_of
 from stockade.wire._messages import Message
 from stockade.wire._replay import ReplayCache
+
+T = TypeVar("T")
 
 VERSION = 1
 HTTP_VERSION = 2
@@ -82,7 +84,7 @@ class Envelope(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fiel
 
 _encoder = msgspec.msgpack.Encoder()
 _envelope_decoder = msgspec.msgpack.Decoder(Envelope)
-_message_decoder = msgspec.msgpack.Decoder(Message)
+_message_decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 _http_decoder = msgspec.msgpack.Decoder(HttpRequest)
 
 
@@ -136,32 +138,28 @@ def sign_http(
     return identity.secret.sign(HTTP_DOMAIN, canonical_request(request, ts, nonce, recipient.raw))
 
 
-def _http_request(env: Envelope) -> HttpRequest:
+def _strict(decoder: msgspec.msgpack.Decoder[T], data: bytes, what: str) -> T:
+    """``data`` as exactly one canonically encoded value, or the refusal naming its field."""
     try:
-        request = _http_decoder.decode(env.body)
+        value = decoder.decode(data)
     except msgspec.ValidationError as exc:
         field = field_of(str(exc))
-        raise Malformed("invalid HTTP request", field=field, untrusted_detail=str(exc)) from None
+        raise Malformed(f"invalid {what}", field=field, untrusted_detail=str(exc)) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a str field's bad UTF-8
-        raise Malformed("malformed HTTP request", untrusted_detail=str(exc)) from None
-    if _encoder.encode(request) != env.body:
-        raise NonCanonical("HTTP request is not canonically encoded")
-    return request
+        raise Malformed(f"malformed {what}", untrusted_detail=str(exc)) from None
+    if _encoder.encode(value) != data:
+        raise NonCanonical(f"{what} is not canonically encoded")
+    return value
+
+
+def _http_request(env: Envelope) -> HttpRequest:
+    return _strict(_http_decoder, env.body, "HTTP request")
 
 
 def decode_body(env: Envelope) -> Message:
     if env.version == HTTP_VERSION:
         return message_of(_http_request(env))
-    try:
-        message: Message = _message_decoder.decode(env.body)
-    except msgspec.ValidationError as exc:
-        field = field_of(str(exc))
-        raise Malformed("invalid message", field=field, untrusted_detail=str(exc)) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # a str field's bad UTF-8
-        raise Malformed("malformed message", untrusted_detail=str(exc)) from None
-    if _encoder.encode(message) != env.body:
-        raise NonCanonical("message is not canonically encoded")
-    return message
+    return _strict(_message_decoder, env.body, "message")
 
 
 class Opener:
