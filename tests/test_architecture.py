@@ -66,8 +66,9 @@ def test_money_code_has_no_floats_and_no_true_division() -> None:
 
 
 def test_sources_are_plain_ascii() -> None:
-    """No invisible or look-alike characters can hide in the code."""
-    for path in SRC.rglob("*.py"):
+    """No invisible or look-alike characters can hide in the code: Python, the page script,
+    its templates and its stylesheet."""
+    for path in [p for suffix in ("py", "js", "html", "css") for p in SRC.rglob(f"*.{suffix}")]:
         text = path.read_text()
         bad = [
             (i, ch)

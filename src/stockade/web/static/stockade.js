@@ -378,7 +378,7 @@ function initKeys(session) {
       row.dataset.key = publicHex;
       cell(row, key.label);
       cell(row, key.session ? "browser session" : "API key");
-      cell(row, publicHex.slice(0, 16) + "…");
+      cell(row, publicHex.slice(0, 16) + "\u2026");
       const mine = publicHex === session.public_hex;
       cell(row, key.live ? (mine ? "live (this browser)" : "live") : "ended");
       const actions = row.insertCell();
@@ -411,7 +411,7 @@ function initKeys(session) {
     link.href = URL.createObjectURL(new Blob([file], { type: "application/octet-stream" }));
     link.download = `${label}.key`;
     link.hidden = false;
-    news.textContent = `Key ${label} made (public ${publicHex.slice(0, 16)}…): download it now, it is not kept.`;
+    news.textContent = `Key ${label} made (public ${publicHex.slice(0, 16)}\u2026): download it now, it is not kept.`;
     refresh();
   });
   refresh();
