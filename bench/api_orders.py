@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import multiprocessing
 import os
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from core_wire import cpu_seconds, free_port, fund, open_loop_figures
@@ -37,6 +39,7 @@ from stockade.site import BTC_USD, SiteLayout, init_site, wait_until_listening
 from stockade.wire import HEADERS, HttpRequest, NonceSource, parse_address, sign_http
 
 WARMUP_S = 1.0
+Process = subprocess.Popen[bytes]
 MID = 60_000 * 10**6
 
 
@@ -115,6 +118,37 @@ def worker(
     return uvloop.run(_send_all(Path(site), name, rate, seconds, start_at, connections))
 
 
+@contextlib.contextmanager
+def core_and_web(
+    names: list[str],
+) -> Iterator[tuple[SiteLayout, subprocess.Popen[bytes], subprocess.Popen[bytes]]]:
+    """A fresh site in a temporary directory with API keys for ``names``, funded, its core and
+    web running as their own processes; stopped on leaving."""
+    with tempfile.TemporaryDirectory(prefix="stockade-bench-") as tmp:
+        root = Path(tmp) / "site"
+        init_site(
+            root,
+            name="bench",
+            clients=tuple(names),
+            core_address=f"tcp://127.0.0.1:{free_port()}",
+            web_address=f"tcp://127.0.0.1:{free_port()}",
+        )
+        layout = SiteLayout(root)
+        info = read_site_file(layout.site_file)
+        assert info.web is not None
+        core = start(["run-core", str(layout.core_config)], layout.core, layout.core / "core.log")
+        web = start(["web", "run", str(layout.web)], layout.web, layout.web / "web.log")
+        try:
+            assert wait_until_listening(info.core_address, 60)
+            assert wait_until_listening(parse_address("tcp://" + info.web[7:]), 60)
+            fund(layout, names)
+            yield layout, core, web
+        finally:
+            for process in (web, core):
+                process.terminate()
+                process.wait(60)
+
+
 def start(args: list[str], directory: Path, log: Path) -> subprocess.Popen[bytes]:
     """``python -m stockade ARGS`` in ``directory``, its output appended to ``log``."""
     with log.open("ab") as out:
@@ -136,43 +170,22 @@ def main() -> None:
     args = parser.parse_args()
     seconds = 6 if args.quick else args.seconds
     names = [f"bench-{i}" for i in range(args.clients)]
-    with tempfile.TemporaryDirectory(prefix="stockade-bench-") as tmp:
-        root = Path(tmp) / "site"
-        init_site(
-            root,
-            name="bench",
-            clients=tuple(names),
-            core_address=f"tcp://127.0.0.1:{free_port()}",
-            web_address=f"tcp://127.0.0.1:{free_port()}",
-        )
-        layout = SiteLayout(root)
-        info = read_site_file(layout.site_file)
-        assert info.web is not None
-        core = start(["run-core", str(layout.core_config)], layout.core, layout.core / "core.log")
-        web = start(["web", "run", str(layout.web)], layout.web, layout.web / "web.log")
-        try:
-            assert wait_until_listening(info.core_address, 60)
-            assert wait_until_listening(parse_address("tcp://" + info.web[7:]), 60)
-            fund(layout, names)
-            cpu_before = (cpu_seconds(core.pid), cpu_seconds(web.pid))
-            start_at = time.time() + 1.5
-            ctx = multiprocessing.get_context("spawn")
-            per_client = args.rate / len(names)
-            with ctx.Pool(len(names)) as pool:
-                jobs = [
-                    pool.apply_async(
-                        worker, (str(root), n, per_client, seconds, start_at, args.connections)
-                    )
-                    for n in names
-                ]
-                results = [job.get(timeout=seconds * 10 + 120) for job in jobs]
-            elapsed = time.time() - start_at
-            core_cpu = cpu_seconds(core.pid) - cpu_before[0]
-            web_cpu = cpu_seconds(web.pid) - cpu_before[1]
-        finally:
-            for process in (web, core):
-                process.terminate()
-                process.wait(60)
+    with core_and_web(names) as (layout, core, web):
+        cpu_before = (cpu_seconds(core.pid), cpu_seconds(web.pid))
+        start_at = time.time() + 1.5
+        ctx = multiprocessing.get_context("spawn")
+        per_client = args.rate / len(names)
+        with ctx.Pool(len(names)) as pool:
+            jobs = [
+                pool.apply_async(
+                    worker, (str(layout.root), n, per_client, seconds, start_at, args.connections)
+                )
+                for n in names
+            ]
+            results = [job.get(timeout=seconds * 10 + 120) for job in jobs]
+        elapsed = time.time() - start_at
+        core_cpu = cpu_seconds(core.pid) - cpu_before[0]
+        web_cpu = cpu_seconds(web.pid) - cpu_before[1]
     print(
         json.dumps(
             {

@@ -18,15 +18,13 @@ import http.client
 import json
 import os
 import platform
-import tempfile
 import time
-from pathlib import Path
 
-from api_orders import start
-from core_wire import free_port, fund, percentile
+from api_orders import core_and_web
+from core_wire import percentile
 from stockade.client import Client, read_site_file
 from stockade.exchange import Side, TimeInForce
-from stockade.site import BTC_USD, SiteLayout, init_site, wait_until_listening
+from stockade.site import BTC_USD, SiteLayout
 from stockade.wire import PlaceOrderRequest, Receipt, parse_address
 
 MID = 60_000 * 10**6
@@ -61,44 +59,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="300 loads (under 30 s in all)")
     args = parser.parse_args()
     loads = 300 if args.quick else args.requests
-    with tempfile.TemporaryDirectory(prefix="stockade-bench-") as tmp:
-        root = Path(tmp) / "site"
-        init_site(
-            root,
-            name="bench",
-            clients=("book",),
-            core_address=f"tcp://127.0.0.1:{free_port()}",
-            web_address=f"tcp://127.0.0.1:{free_port()}",
-        )
-        layout = SiteLayout(root)
+    with core_and_web(["book"]) as (layout, _, _):
         info = read_site_file(layout.site_file)
         assert info.web is not None
         web_at = parse_address("tcp://" + info.web.removeprefix("http://"))
-        core = start(["run-core", str(layout.core_config)], layout.core, layout.core / "core.log")
-        web = start(["web", "run", str(layout.web)], layout.web, layout.web / "web.log")
-        try:
-            assert wait_until_listening(info.core_address, 60)
-            assert wait_until_listening(web_at, 60)
-            fund(layout, ["book"])
-            rest_orders(layout, "book", args.orders)
-            conn = http.client.HTTPConnection(web_at.host, web_at.port, timeout=30)
-            samples: list[int] = []
-            size = 0
-            for i in range(loads + WARMUP):
-                t0 = time.perf_counter_ns()
-                conn.request("GET", "/markets/BTC-USD")
-                answer = conn.getresponse()
-                body = answer.read()
-                elapsed = time.perf_counter_ns() - t0
-                assert answer.status == 200, answer.status
-                size = len(body)
-                if i >= WARMUP:
-                    samples.append(elapsed // 1000)
-            conn.close()
-        finally:
-            for process in (web, core):
-                process.terminate()
-                process.wait(60)
+        rest_orders(layout, "book", args.orders)
+        conn = http.client.HTTPConnection(web_at.host, web_at.port, timeout=30)
+        samples: list[int] = []
+        size = 0
+        for i in range(loads + WARMUP):
+            t0 = time.perf_counter_ns()
+            conn.request("GET", "/markets/BTC-USD")
+            answer = conn.getresponse()
+            body = answer.read()
+            elapsed = time.perf_counter_ns() - t0
+            assert answer.status == 200, answer.status
+            size = len(body)
+            if i >= WARMUP:
+                samples.append(elapsed // 1000)
+        conn.close()
     print(
         json.dumps(
             {

@@ -53,13 +53,18 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def http_request(
-    url: str, method: str, path: str, body: bytes | None = None, timeout: float = 5
+    url: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    timeout: float = 5,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
     """One plain HTTP request to ``http://HOST:PORT``: status, headers, body."""
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
-        conn.request(method, path, body)
+        conn.request(method, path, body, headers or {})
         answer = conn.getresponse()
         return answer.status, answer.headers, answer.read()
     finally:

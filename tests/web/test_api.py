@@ -7,7 +7,6 @@ kind of bad request gets its precise JSON error and changes nothing; public read
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import time
 
@@ -129,14 +128,10 @@ def _signed_headers(
 def _raw(
     live: LiveSite, method: str, target: str, headers: dict[str, str], body: bytes = b""
 ) -> tuple[int, str | None, bytes]:
-    host, port = live.web.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        conn.request(method, target, body or None, headers)
-        answer = conn.getresponse()
-        return answer.status, answer.getheader("Content-Type"), answer.read()
-    finally:
-        conn.close()
+    status, answer_headers, answer = http_request(
+        live.web, method, target, body or None, 10, headers
+    )
+    return status, answer_headers.get("Content-Type"), answer
 
 
 def test_bad_requests_get_precise_errors_and_change_nothing(live: LiveSite) -> None:

@@ -11,9 +11,9 @@ from starlette.applications import Starlette
 
 from stockade.client import SiteFile
 from stockade.httpkit import application, serve
-from stockade.web._api import Api, plain, refuse_route
+from stockade.web._api import Api, refuse_route
 from stockade.web._config import CONFIG_FILE, ConfigError, WebConfig, load_config, render_config
-from stockade.web._corelink import CoreAnswer, CoreLink, CoreUnavailable
+from stockade.web._corelink import CoreLink
 from stockade.web._openapi import openapi
 from stockade.web._pages import Pages
 
@@ -43,16 +43,11 @@ def main(config_path: Path) -> None:
 
 __all__ = [
     "CONFIG_FILE",
-    "Api",
     "ConfigError",
-    "CoreAnswer",
-    "CoreLink",
-    "CoreUnavailable",
     "WebConfig",
     "load_config",
     "main",
     "openapi",
-    "plain",
     "render_config",
     "site_info",
     "web_app",

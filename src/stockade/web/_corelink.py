@@ -78,6 +78,9 @@ class CoreLink(asyncio.Protocol):
             return await future
 
     async def _connected(self) -> asyncio.Transport:
+        live = self._live()
+        if live is not None:  # the common case, without a lock
+            return live
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:  # one connection attempt at a time; the rest reuse it
