@@ -4,8 +4,19 @@ gaps, replaying them rebuilds its book, the book is the engine's, and its trades
 from __future__ import annotations
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from stockade.audit import DEPTH, BookView, LevelChanged, MarketFeed, TradeEvent, apply_event
+from stockade.audit import (
+    DEPTH,
+    INTERVALS,
+    BookView,
+    Candle,
+    LevelChanged,
+    MarketFeed,
+    TradeEvent,
+    apply_event,
+)
+from stockade.audit._market import count_in_candles, new_candles
 from stockade.exchange import SelfTrade, Side, TimeInForce
 from stockade.tlog import TradeEntry, decode_entry
 from tests.audit.test_replay import all_entries, flows, run_flow
@@ -58,3 +69,59 @@ def test_a_relays_feed_without_signature_checks_gives_the_same_events() -> None:
     assert any(isinstance(e, TradeEvent) for e in checked)
     assert checked == unchecked
     assert [f.auditor.report.findings for f in feeds] == [[], []]
+
+
+trade_flow = st.lists(
+    st.tuples(
+        st.integers(0, 3 * 86_400_000),  # time since the previous trade, ms
+        st.integers(1, 10**12),  # price
+        st.integers(1, 10**9),  # quantity
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(trade_flow)
+def test_candles_are_exactly_the_trades_of_their_interval(flow: list[tuple[int, int, int]]) -> None:
+    candles = new_candles()
+    trades, ts = [], 1_700_000_000_000
+    for gap, price, qty in flow:
+        ts += gap
+        count_in_candles(candles, ts, price, qty)
+        trades.append((ts, price, qty))
+    for name, width in INTERVALS.items():
+        expected: dict[int, list[tuple[int, int, int]]] = {}
+        for t in trades:
+            expected.setdefault(t[0] - t[0] % width, []).append(t)
+        kept = [Candle(*c) for c in candles[width]]
+        assert [c.open_ms for c in kept] == sorted(expected), name
+        for candle in kept:
+            inside = expected[candle.open_ms]
+            prices = [p for _, p, _ in inside]
+            assert (candle.open, candle.close) == (prices[0], prices[-1])
+            assert (candle.high, candle.low) == (max(prices), min(prices))
+            assert (candle.volume, candle.trades) == (sum(q for *_, q in inside), len(inside))
+
+
+@settings(max_examples=30, deadline=None)
+@given(flows)
+def test_trade_times_never_go_back_and_the_ticker_counts_the_day(flow: list[object]) -> None:
+    h = CoreHarness()
+    run_flow(h, flow)
+    feed = MarketFeed(h.core_identity.public, {h.operator.public.raw})
+    for index, entry in enumerate(all_entries(h)):
+        feed.feed(index, entry)
+    trades = [e for e in feed.events("BTC-USD", 0, 10**6) if isinstance(e, TradeEvent)]
+    times = [t.ts for t in trades]
+    assert times == sorted(times)
+    assert all(t <= h.now_ms for t in times)
+    ticker = feed.ticker("BTC-USD")
+    assert ticker.ts == feed.auditor.time_ms
+    assert (ticker.trades_24h, ticker.volume_24h) == (len(trades), sum(t.qty for t in trades))
+    if trades:
+        prices = [t.price for t in trades]
+        assert (ticker.open_24h, ticker.last) == (prices[0], prices[-1])
+        assert (ticker.high_24h, ticker.low_24h) == (max(prices), min(prices))
+    minutes = feed.candles("BTC-USD", INTERVALS["1m"])
+    assert sum(c.trades for c in minutes) == len(trades)

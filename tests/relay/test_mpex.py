@@ -63,6 +63,7 @@ def test_a_relayed_trade_of_a_cancelled_order_is_refused_and_named(
             "qty": 3 * LOT,
             "taker_side": "buy",
             "engine_seq": cancelled.seq,
+            "ts": cancelled.ts,
         }
         later = [{**e, "seq": int(str(e["seq"])) + 1} for e in events[at:]]
         return [*events[:at], ghost, *later]

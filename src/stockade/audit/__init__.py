@@ -3,14 +3,17 @@ and amend was signed by a key registered to its pseudonym (or by an operator for
 that replaying them under the matching rules produces exactly the trades and fees the log shows.
 Used by ``stockade verify``; it trusts nothing but the site's public keys.
 
-``MarketFeed`` derives the public market data (trades, book levels, tickers) from the same replay,
-so relays serve it and clients recompute it."""
+``MarketFeed`` derives the public market data (trades, book levels, tickers, candles) from the
+same replay, so relays and web serve it and clients recompute it."""
 
 from stockade.audit._market import (
     DEPTH,
+    INTERVALS,
+    MAX_CANDLES,
     MAX_EVENTS,
     SIDES,
     BookView,
+    Candle,
     LevelChanged,
     MarketEvent,
     MarketFeed,
@@ -23,10 +26,13 @@ from stockade.audit._replay import Auditor, Finding, Observer, Report, signature
 
 __all__ = [
     "DEPTH",
+    "INTERVALS",
+    "MAX_CANDLES",
     "MAX_EVENTS",
     "SIDES",
     "Auditor",
     "BookView",
+    "Candle",
     "Finding",
     "LevelChanged",
     "MarketEvent",

@@ -8,10 +8,16 @@ and, replaying the log itself, recompute every event and compare.
 
 The book is the top ``DEPTH`` levels of each side; a level change gives the level's new total
 volume (0: gone from the view).
+
+Times come from the log too: a trade's ``ts`` is the log's clock when it was made, the latest time
+any logged request was signed at (``Auditor.time_ms``; core accepts a request only within 5 s of
+its own clock). Candles (OHLCV) bucket trades by that time, and the ticker's 24-hour figures end
+at it, so every replica of the feed gives the same candles and tickers.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import msgspec
@@ -33,6 +39,20 @@ DEPTH = 50
 #: Most events served in one page.
 MAX_EVENTS = 1000
 SIDES: dict[int, str] = {Side.BUY: "buy", Side.SELL: "sell"}
+#: Candle widths, by name, in milliseconds.
+INTERVALS: dict[str, int] = {
+    "1m": 60_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "1h": 3_600_000,
+    "4h": 14_400_000,
+    "1d": 86_400_000,
+}
+#: Candles kept per market and width (a week of minutes); older ones are forgotten.
+KEEP_CANDLES = 10_080
+#: Most candles served in one page.
+MAX_CANDLES = 1000
+DAY_MS = 86_400_000
 
 
 class _MarketEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="type"):
@@ -53,6 +73,7 @@ class TradeEvent(_MarketEvent, frozen=True, tag="trade"):
     qty: int
     taker_side: str
     engine_seq: int  # the core's sequence number of the command that made it
+    ts: int  # the log's clock when it was made (ms since the Unix epoch)
 
 
 MarketEvent = LevelChanged | TradeEvent
@@ -68,15 +89,38 @@ class BookView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     asks: list[tuple[int, int]]
 
 
+class Candle(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """One interval's trades: ``[open_ms, open, high, low, close, volume, trades]`` (CCXT's OHLCV
+    order, with the trade count after it); volume in the base asset's minor units."""
+
+    open_ms: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    trades: int
+
+
 class Ticker(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     market: str
     seq: int
     log_index: int
+    ts: int  # the log's clock: the 24-hour window ends here
     last: int | None  # last trade price
     bid: int | None
     ask: int | None
     trades: int  # since the log began
     volume: int  # base quantity traded since the log began
+    open_24h: int | None  # the first trade's price in the 24 hours up to ``ts``
+    high_24h: int | None
+    low_24h: int | None
+    volume_24h: int
+    trades_24h: int
+
+
+def new_candles() -> dict[int, deque[list[int]]]:
+    return {width: deque(maxlen=KEEP_CANDLES) for width in INTERVALS.values()}
 
 
 @dataclass
@@ -89,6 +133,8 @@ class _Market:
     trades: int = 0
     volume: int = 0
     events: list[MarketEvent] = field(default_factory=list)
+    # per width, [open_ms, open, high, low, close, volume, trades] lists, oldest first
+    candles: dict[int, deque[list[int]]] = field(default_factory=new_candles)
 
 
 class MarketFeed:
@@ -120,6 +166,8 @@ class MarketFeed:
     def traded(self, index: int, trade: TradeEntry) -> None:
         m = self.markets[trade.market]
         m.last, m.trades, m.volume = trade.price, m.trades + 1, m.volume + trade.qty
+        ts = self.auditor.time_ms
+        count_in_candles(m.candles, ts, trade.price, trade.qty)
         side = SIDES[trade.taker_side]
         self._emit(
             m,
@@ -132,6 +180,7 @@ class MarketFeed:
                 trade.qty,
                 side,
                 trade.seq,
+                ts,
             ),
         )
 
@@ -146,10 +195,36 @@ class MarketFeed:
         return BookView(market, m.seq, m.log_index, list(m.bids), list(m.asks))
 
     def ticker(self, market: str) -> Ticker:
-        m = self.markets[market]
+        m, now = self.markets[market], self.auditor.time_ms
         bid = m.bids[0][0] if m.bids else None
         ask = m.asks[0][0] if m.asks else None
-        return Ticker(market, m.seq, m.log_index, m.last, bid, ask, m.trades, m.volume)
+        day = [c for c in _newest_first(m.candles[INTERVALS["1m"]]) if c[0] > now - DAY_MS]
+        return Ticker(
+            market,
+            m.seq,
+            m.log_index,
+            now,
+            m.last,
+            bid,
+            ask,
+            m.trades,
+            m.volume,
+            day[-1][1] if day else None,
+            max((c[2] for c in day), default=None),
+            min((c[3] for c in day), default=None),
+            sum(c[5] for c in day),
+            sum(c[6] for c in day),
+        )
+
+    def candles(
+        self, market: str, width: int, since_ms: int = 0, limit: int = MAX_CANDLES
+    ) -> list[Candle]:
+        """Candles of ``width`` ms (one of ``INTERVALS``) opening at or after ``since_ms``,
+        oldest first; with ``since_ms`` 0, the latest ``limit``."""
+        kept = self.markets[market].candles[width]
+        chosen = [c for c in kept if c[0] >= since_ms]
+        chosen = chosen[:limit] if since_ms else chosen[-limit:]
+        return [Candle(*c) for c in chosen]
 
     # ------------------------------------------------------------------ internals
 
@@ -170,6 +245,31 @@ class MarketFeed:
     def _emit(m: _Market, event: MarketEvent) -> None:
         m.seq, m.log_index = event.seq, event.log_index
         m.events.append(event)
+
+
+def _newest_first(candles: deque[list[int]]) -> list[list[int]]:
+    """The minute candles of the last day at most, newest first (the deque is oldest first)."""
+    out: list[list[int]] = []
+    for candle in reversed(candles):
+        out.append(candle)
+        if len(out) == DAY_MS // INTERVALS["1m"]:
+            break
+    return out
+
+
+def count_in_candles(candles: dict[int, deque[list[int]]], ts: int, price: int, qty: int) -> None:
+    """Count a trade in the candle of each width that covers ``ts`` (the log's clock never goes
+    back, so that is the newest candle or a new one)."""
+    for width, kept in candles.items():
+        start = ts - ts % width
+        if kept and kept[-1][0] == start:
+            candle = kept[-1]
+            candle[2], candle[3] = max(candle[2], price), min(candle[3], price)
+            candle[4] = price
+            candle[5] += qty
+            candle[6] += 1
+        else:
+            kept.append([start, price, price, price, price, qty, 1])
 
 
 def level_changes(old: list[tuple[int, int]], new: list[tuple[int, int]]) -> list[tuple[int, int]]:

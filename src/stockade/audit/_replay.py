@@ -156,6 +156,9 @@ class Auditor:
         self._seq = 0
         self._top_ups = 0
         self._nonces: set[tuple[bytes, bytes]] = set()  # every signed request seen
+        #: The log's clock: the latest time a logged request was signed at. Core accepted each
+        #: within its window (5 s) of its own clock; the maximum never goes back.
+        self.time_ms = 0
 
     def feed(self, index: int, data: bytes, signed_ok: bool | None = None) -> None:
         """Replay entry ``index``. ``signed_ok`` is ``signatures_valid``'s verdict on it when the
@@ -270,6 +273,7 @@ class Auditor:
         if (env.sender, env.nonce) in self._nonces:
             raise _Refused("replayed-request", "the same signed request was logged before")
         self._nonces.add((env.sender, env.nonce))
+        self.time_ms = max(self.time_ms, env.ts)
         if env.sender in self.operators:
             if entry.user:
                 raise _Refused("wrong-pseudonym", "an operator's request names a user")

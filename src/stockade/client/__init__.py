@@ -19,6 +19,7 @@ from stockade.client._market import (
     MarketDataMismatch,
     MarketWatcher,
 )
+from stockade.client._mirror import LogMirror, MarketView, MirrorRefused, Served
 from stockade.client._relay import LogSource, RelayError, RelayReader
 from stockade.client._sitefile import SITE_FILE, SiteFile, SiteFileError, read_site_file
 
@@ -32,17 +33,21 @@ __all__ = [
     "ForgedTrade",
     "ForkedLog",
     "HttpApi",
+    "LogMirror",
     "LogMismatch",
     "LogSource",
     "LogWatcher",
     "MarketDataMismatch",
+    "MarketView",
     "MarketWatcher",
+    "MirrorRefused",
     "NotYetCheckpointed",
     "OperatorClient",
     "Proven",
     "Refused",
     "RelayError",
     "RelayReader",
+    "Served",
     "SiteFile",
     "SiteFileError",
     "StaleCheckpoint",

@@ -8,10 +8,11 @@ relay can withhold or garble what it serves, never make a client accept what the
 import sys
 from pathlib import Path
 
+from stockade.client import MirrorRefused, Served
 from stockade.httpkit import serve
 from stockade.relay._app import relay_app
 from stockade.relay._config import CONFIG_FILE, ConfigError, RelayConfig, load_config, render_config
-from stockade.relay._mirror import Mirror, MirrorRefused, Served
+from stockade.relay._mirror import Mirror
 from stockade.relay._puller import Puller
 
 

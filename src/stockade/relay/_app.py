@@ -23,8 +23,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from stockade.audit import MAX_EVENTS
+from stockade.client import MarketView
 from stockade.httpkit import application, error, response
-from stockade.relay._mirror import MarketView, Mirror
+from stockade.relay._mirror import Mirror
 from stockade.relay._puller import Puller
 from stockade.tlog import TileError, parse_tile_path
 

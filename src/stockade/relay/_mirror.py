@@ -1,145 +1,18 @@
-"""What a relay keeps: the log's entries, its tree, the checkpoint it serves (with witnesses'
-cosignatures) and the market feed derived from the entries. No I/O: the puller feeds it.
-
-The relay checks what it relays: a checkpoint must carry the log's signature, and the entries it
-pulled must hash to that checkpoint's root, or it keeps serving the last good one. A relay that
-skipped these checks could still not fool a client (clients check the same things); it would only
-relay what they refuse.
-"""
+"""The relay's mirror of the log: the shared ``LogMirror`` and the witnesses' cosignatures on the
+checkpoint it serves. The relay serves a checkpoint only once witnesses have cosigned it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from stockade.audit import BookView, MarketEvent, MarketFeed, Ticker
-from stockade.client import FetchTile, SiteFile
-from stockade.tlog import (
-    ENTRIES,
-    TILE_WIDTH,
-    Checkpoint,
-    CheckpointError,
-    Note,
-    NoteError,
-    TileError,
-    TileId,
-    Tree,
-    Verifier,
-    check_tile_within,
-    decode_bundle,
-    open_checkpoint,
-    parse_note,
-    tile_bytes,
-)
+from stockade.client import LogMirror, Served, SiteFile
+from stockade.tlog import Note, NoteError, Verifier, parse_note
 
 
-class MirrorRefused(Exception):
-    """What the log's server sent does not check out; the relay keeps its last good state."""
-
-
-@dataclass(frozen=True)
-class MarketView:
-    """A market as of the served checkpoint: its book, ticker and how many events it has."""
-
-    book: BookView
-    ticker: Ticker
-    events: int
-
-
-@dataclass(frozen=True)
-class Served:
-    """What a relay serves, swapped in whole so a reader never sees half an update: the
-    checkpoint (with the witnesses' cosignatures) and every market's view as of it."""
-
-    checkpoint: Checkpoint
-    note: Note  # the log's signature, then any witnesses' cosignatures
-    markets: dict[str, MarketView]
-
-    def encode(self) -> bytes:
-        return self.note.encode()
-
-
-class Mirror:
+class Mirror(LogMirror):
     def __init__(self, site: SiteFile, witnesses: tuple[Verifier, ...] = ()) -> None:
-        self.log = site.log
+        super().__init__(site)
         self.witnesses = witnesses
-        self.tree = Tree()
-        self.entries: list[bytes] = []
-        operators = {key.raw for key in site.operators.values()}
-        # Signatures are for clients and auditors to check; the relay only derives the feed.
-        self.feed = MarketFeed(site.core_key, operators, check_signatures=False)
-        self.served: Served | None = None
-
-    @property
-    def size(self) -> int:
-        """The size of the served tree (entries pulled past it are not served yet)."""
-        served = self.served
-        return 0 if served is None else served.checkpoint.size
-
-    def advance(self, signed: bytes, fetch: FetchTile) -> Served | None:
-        """Take a newer checkpoint from the log's server, pulling the entries it adds. Returns
-        what to serve once witnesses have cosigned it (``publish``), or None if the checkpoint
-        is the one served; raises ``MirrorRefused`` if it does not verify."""
-        try:
-            opened = open_checkpoint(signed, self.log)
-        except (CheckpointError, NoteError) as exc:
-            raise MirrorRefused(f"checkpoint refused: {exc.message}") from None
-        checkpoint = opened.checkpoint
-        served = self.served
-        if served is not None and checkpoint.size <= served.checkpoint.size:
-            if checkpoint.size < served.checkpoint.size:
-                raise MirrorRefused("the log's server went back to an older checkpoint")
-            if checkpoint.root != served.checkpoint.root:
-                raise MirrorRefused("the log signed two roots for one size")
-            return None
-        if checkpoint.size < self.tree.size:
-            raise MirrorRefused("the log's server went back behind the entries pulled")
-        new = self._pull(checkpoint.size, fetch)
-        tree = self.tree
-        start = tree.size
-        tree.extend(new)
-        if tree.root(checkpoint.size) != checkpoint.root:
-            self._truncate(start)
-            raise MirrorRefused("the entries served do not hash to the signed root")
-        self.entries.extend(new)
-        feed = self.feed
-        for offset, entry in enumerate(new):
-            feed.feed(start + offset, entry)
-        markets = {
-            code: MarketView(feed.book(code), feed.ticker(code), len(state.events))
-            for code, state in feed.markets.items()
-        }
-        return Served(checkpoint, opened.note, markets)
-
-    def publish(self, served: Served) -> None:
-        """Serve ``served`` from now on (one assignment: readers see the old or the new)."""
-        self.served = served
-
-    def events(self, market: str, after: int, limit: int) -> list[MarketEvent]:
-        """Events of the served view only: none past its checkpoint."""
-        served = self.served
-        view = None if served is None else served.markets.get(market)
-        if view is None:
-            return []
-        return self.feed.events(market, after, max(0, min(limit, view.events - after)))
-
-    def _pull(self, size: int, fetch: FetchTile) -> list[bytes]:
-        have = len(self.entries)
-        new: list[bytes] = []
-        for index in range(have // TILE_WIDTH, (size + TILE_WIDTH - 1) // TILE_WIDTH):
-            width = min(TILE_WIDTH, size - index * TILE_WIDTH)
-            try:
-                bundle = decode_bundle(fetch(TileId(ENTRIES, index, width)), width)
-            except TileError as exc:
-                raise MirrorRefused(f"entry bundle {index} refused: {exc.message}") from None
-            skip = max(0, have - index * TILE_WIDTH)
-            new.extend(bundle[skip:])
-        return new
-
-    def _truncate(self, size: int) -> None:
-        """Forget leaves appended past ``size`` (entries that did not match the root)."""
-        tree = Tree()
-        tree.extend(self.entries[:size])
-        self.tree = tree
 
     def cosigned(self, served: Served, lines: list[bytes]) -> Served:
         """``served`` with the witnesses' cosignature lines added: each must verify under a
@@ -154,8 +27,3 @@ class Mirror:
                 continue
             note = note.with_signature(signature)
         return replace(served, note=note)
-
-    def tile(self, tile: TileId) -> bytes:
-        """A tile of the served tree; ``TileError`` if it has no such tile."""
-        check_tile_within(tile, self.size)
-        return tile_bytes(self.tree, self.entries, tile)

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from stockade.client import expect
+from stockade.client import MirrorRefused, Served, expect
 from stockade.errors import StockadeError
 from stockade.keys import PublicKey, generate
-from stockade.relay._mirror import Mirror, MirrorRefused, Served
+from stockade.relay._mirror import Mirror
 from stockade.tlog import SIZE_CONTENT_TYPE, AddCheckpoint, TileId, encode_add_checkpoint
 from stockade.wire import (
     Address,
