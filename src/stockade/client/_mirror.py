@@ -10,9 +10,18 @@ they refuse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from stockade.audit import BookView, MarketEvent, MarketFeed, Ticker
+from stockade.audit import (
+    INTERVALS,
+    MAX_CANDLES,
+    BookView,
+    Candle,
+    MarketEvent,
+    MarketFeed,
+    Ticker,
+    TradeEvent,
+)
 from stockade.client._log import FetchTile
 from stockade.client._sitefile import SiteFile
 from stockade.tlog import (
@@ -38,11 +47,26 @@ class MirrorRefused(Exception):
 
 @dataclass(frozen=True)
 class MarketView:
-    """A market as of the served checkpoint: its book, ticker and how many events it has."""
+    """A market as of the served checkpoint: its book, ticker, how many events it has and, per
+    candle width, its latest candle and the candles this checkpoint's trades changed."""
 
     book: BookView
     ticker: Ticker
     events: int
+    latest: dict[int, Candle] = field(default_factory=dict)
+    changed: dict[int, list[Candle]] = field(default_factory=dict)
+
+    def candles(self, feed: MarketFeed, width: int, since_ms: int, limit: int) -> list[Candle]:
+        """Candles as of this view: the feed's finished ones and this view's latest (the feed
+        may have counted trades past this checkpoint in its newest candle)."""
+        latest = self.latest.get(width)
+        if latest is None:
+            return []
+        done = feed.candles(self.book.market, width, since_ms, MAX_CANDLES + 1)
+        chosen = [c for c in done if c.open_ms < latest.open_ms]
+        if latest.open_ms >= since_ms:
+            chosen.append(latest)
+        return chosen[:limit] if since_ms else chosen[-limit:]
 
 
 @dataclass(frozen=True)
@@ -67,6 +91,7 @@ class LogMirror:
         # Signatures are for clients and auditors to check; a mirror only derives the feed.
         self.feed = MarketFeed(site.core_key, operators, check_signatures=False)
         self.served: Served | None = None
+        self._last: dict[str, MarketView] = {}  # as of the last checkpoint taken
 
     @property
     def size(self) -> int:
@@ -104,10 +129,26 @@ class LogMirror:
         for offset, entry in enumerate(new):
             feed.feed(start + offset, entry)
         markets = {
-            code: MarketView(feed.book(code), feed.ticker(code), len(state.events))
-            for code, state in feed.markets.items()
+            code: self._view(code, len(state.events)) for code, state in feed.markets.items()
         }
+        self._last = markets
         return Served(checkpoint, opened.note, markets)
+
+    def _view(self, code: str, events: int) -> MarketView:
+        feed, last = self.feed, self._last.get(code)
+        before = 0 if last is None else last.events
+        new = feed.events(code, before, events - before)
+        trades = [e for e in new if isinstance(e, TradeEvent)]
+        book, ticker = feed.book(code), feed.ticker(code)
+        if not trades:
+            return MarketView(book, ticker, events, {} if last is None else last.latest)
+        changed = {}
+        for width in INTERVALS.values():
+            start = trades[0].ts - trades[0].ts % width
+            newest = feed.candles(code, width)  # the latest MAX_CANDLES
+            changed[width] = [c for c in newest if c.open_ms >= start]
+        latest = {width: candles[-1] for width, candles in changed.items()}
+        return MarketView(book, ticker, events, latest, changed)
 
     def publish(self, served: Served) -> None:
         """Serve ``served`` from now on (one assignment: readers see the old or the new)."""

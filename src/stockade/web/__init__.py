@@ -5,17 +5,22 @@ start. Signed requests pass through it exactly as their clients signed them, so 
 can drop or delay requests but never forge one (``tests/web/test_breach.py``).
 """
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
 
-from stockade.client import SiteFile
+from stockade.client import LogMirror, SiteFile
 from stockade.httpkit import application, serve
 from stockade.web._api import Api, refuse_route
 from stockade.web._config import CONFIG_FILE, ConfigError, WebConfig, load_config, render_config
 from stockade.web._corelink import CoreLink
+from stockade.web._feed import LogFollower
 from stockade.web._openapi import openapi
 from stockade.web._pages import Pages
+from stockade.web._streams import Hub
 
 
 def site_info(site: SiteFile) -> dict[str, object]:
@@ -33,7 +38,18 @@ def web_app(site: SiteFile) -> Starlette:
         return CoreLink(site.core_address, site.core_key)
 
     api = Api(link(), link(), site_info(site))
-    return application([*api.routes(), *Pages(api).routes()], refusal=refuse_route)
+    mirror = LogMirror(site)
+    hub = Hub(mirror)
+    follower = LogFollower(site, mirror, hub.advanced)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        follower.start(asyncio.get_running_loop())
+        yield
+        follower.stop()
+
+    routes = [*api.routes(), *hub.routes(), *Pages(api).routes()]
+    return application(routes, lifespan=lifespan, refusal=refuse_route)
 
 
 def main(config_path: Path) -> None:

@@ -110,18 +110,22 @@ def plain(value: object) -> object:
     return value
 
 
-def _json(value: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    value: object, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return response(msgspec.json.encode(value), status, JSON, headers or PRIVATE)
 
 
 def error_response(info: ErrorInfo, headers: dict[str, str] | None = None) -> Response:
     status = _STATUS_BY_NAME.get(info.name, 422)
-    return _json({"error": plain(info)}, status, headers)
+    return json_response({"error": plain(info)}, status, headers)
 
 
 def refuse(status: int, name: str, message: str, field: str | None = None) -> Response:
     """A refusal decided by web itself, before anything reached core."""
-    return _json({"error": {"code": 0, "name": name, "message": message, "field": field}}, status)
+    return json_response(
+        {"error": {"code": 0, "name": name, "message": message, "field": field}}, status
+    )
 
 
 def refuse_route(status: int, name: str, message: str, headers: dict[str, str]) -> Response:
@@ -135,7 +139,9 @@ def _answer(answer: CoreAnswer, requester: bytes | None = None) -> Response:
     """Core's answer as JSON; to a signed request, with core's signed envelope when core
     addressed it to the requester (a refusal before authentication is addressed to no one)."""
     reply = answer.reply
-    response = error_response(reply.error) if reply.error is not None else _json(plain(reply.body))
+    response = (
+        error_response(reply.error) if reply.error is not None else json_response(plain(reply.body))
+    )
     if requester is not None and answer.recipient == requester:
         response.headers[SIGNED_REPLY] = base64.b64encode(answer.envelope).decode()
     return response
@@ -249,10 +255,12 @@ class Api:
         return response(self._openapi, media_type=JSON, headers=PUBLIC)
 
     async def server_time(self, _request: Request) -> Response:
-        return _json({"server_time_ms": self.clock_ms(), "window_ms": WINDOW_MS}, headers={})
+        return json_response(
+            {"server_time_ms": self.clock_ms(), "window_ms": WINDOW_MS}, headers={}
+        )
 
     async def site(self, _request: Request) -> Response:
-        return _json(self.site_info, headers=PUBLIC)
+        return json_response(self.site_info, headers=PUBLIC)
 
     async def markets(self, _request: Request) -> Response:
         return await self._public(MarketsRequest())

@@ -1,8 +1,15 @@
-"""The JSON bodies web itself reads (signed requests' bodies are ``wire._http``'s)."""
+"""The JSON bodies and queries web itself reads (signed requests' bodies are ``wire._http``'s),
+and the answers it makes itself, from its mirror of the log."""
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import msgspec
+
+from stockade.audit import MAX_CANDLES, Candle, Ticker
+
+Interval = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
 
 
 class SignUpBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -17,3 +24,23 @@ class LogInBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     username: str
     password: str
     session_key: str
+
+
+class CandlesQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    interval: Interval = "1m"
+    since: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_CANDLES)] = 100
+
+
+class CandlePage(msgspec.Struct, frozen=True):
+    """Candles of one market and interval as of event ``seq`` (entry ``log_index``)."""
+
+    market: str
+    interval: Interval
+    seq: int
+    log_index: int
+    candles: list[Candle]
+
+
+class Tickers(msgspec.Struct, frozen=True):
+    tickers: list[Ticker]

@@ -14,8 +14,9 @@ from typing import Final
 
 import msgspec
 
+from stockade.audit import INTERVALS, MAX_CANDLES, Ticker
 from stockade.exchange import EVENT_TAGS, CloseReason, MarketStatus, SelfTrade, Side, TimeInForce
-from stockade.web._bodies import LogInBody, SignUpBody
+from stockade.web._bodies import CandlePage, LogInBody, SignUpBody, Tickers
 from stockade.wire import (
     HEADERS,
     SIGNED_REPLY,
@@ -83,6 +84,9 @@ _BODIES: Final = (
     Book,
     Markets,
     PublicTrades,
+    Ticker,
+    Tickers,
+    CandlePage,
     _Error,
     _Time,
     _Site,
@@ -248,6 +252,28 @@ def _paths() -> Json:
                     _param("market", "path", _MARKET_NAME, True),
                     _param("after", "query", _int(0), False),
                     _param("limit", "query", _int(1, 1000), False),
+                ),
+            )
+        },
+        "/api/v1/tickers": {
+            "get": _public(
+                "Every market's ticker, from the log (24 hours up to its clock)", Tickers
+            )
+        },
+        "/api/v1/markets/{market}/ticker": {
+            "get": _public(
+                "One market's ticker", Ticker, (_param("market", "path", _MARKET_NAME, True),)
+            )
+        },
+        "/api/v1/markets/{market}/candles": {
+            "get": _public(
+                "Candles (OHLCV): from ``since`` (ms) oldest first, or else the latest",
+                CandlePage,
+                (
+                    _param("market", "path", _MARKET_NAME, True),
+                    _param("interval", "query", {"enum": list(INTERVALS)}, False),
+                    _param("since", "query", _int(0), False),
+                    _param("limit", "query", _int(1, MAX_CANDLES), False),
                 ),
             )
         },

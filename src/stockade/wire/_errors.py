@@ -6,6 +6,8 @@ Each class is a ``RemoteProtocolError`` with a stable ``code`` and a name client
 
 from __future__ import annotations
 
+import re
+
 from stockade.errors import RemoteProtocolError
 
 
@@ -75,9 +77,10 @@ def field_of(error: str) -> str | None:
     """The field a msgspec validation error names (``... - at `$.qty` ``), without the ``$.``."""
     marker = "at `$."
     at = error.rfind(marker)
-    if at < 0:
-        return None
-    return error[at + len(marker) :].rstrip("`").split("[")[0][:64] or None
+    if at >= 0:
+        return error[at + len(marker) :].rstrip("`").split("[")[0][:64] or None
+    named = re.search(r"(?:unknown|missing required) field `([^`]{1,64})`\Z", error)
+    return None if named is None else named.group(1)
 
 
 def _registry() -> dict[int, type[WireError]]:
