@@ -5,6 +5,8 @@ page go to build/test-artifacts."""
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +77,11 @@ def test_two_people_trade_in_their_browsers(live: LiveSite, browser: Browser) ->
     expect(ann.locator("#my-trades tr")).to_have_count(1)  # ann sees her fill arrive
     expect(ann.locator("#open-orders tr")).to_have_count(0)
     expect(ben.locator("#my-trades tr")).to_have_count(1)
+    # the trade reaches ann's page over the stream, from the log: in recent trades and the chart
+    expect(ann.locator("#recent-trades tr").first.locator("td").first).to_have_text("61000.10")
+    expect(ann.locator("#bids tr")).to_have_count(0)
+    expect(ann.locator("#chart")).to_have_attribute("data-candles", "1")
+    expect(ann.locator("#chart")).to_have_attribute("aria-label", re.compile("last 61000.10"))
     ann.screenshot(path=str(ARTIFACTS / "market.png"), full_page=True)
 
     # an order to cancel: placed, shown, cancelled, gone

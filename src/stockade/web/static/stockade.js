@@ -185,6 +185,98 @@ function cell(row, text, className) {
   return td;
 }
 
+// ---------------------------------------------------------------- live market data
+
+const CHART_CANDLES = 60;
+
+// Follows one market over /api/v1/stream: the book from a snapshot and then every market event,
+// numbered without gaps (a gap means events were lost: subscribe again, for a fresh snapshot),
+// the trades and the 1-minute candles. Reconnects, pausing longer each time, if the connection
+// drops or the data is not there yet.
+function followMarket(market, onBook, onTrades, onCandles) {
+  let pause = 500;
+  let book = null;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/api/v1/stream`);
+    const subscribe = (channel, extra = {}) =>
+      ws.send(JSON.stringify({ op: "subscribe", channel, market, ...extra }));
+    ws.onopen = () => {
+      subscribe("book");
+      subscribe("trades");
+      subscribe("candles", { interval: "1m" });
+    };
+    ws.onmessage = (event) => {
+      const m = JSON.parse(event.data);
+      if (m.type === "snapshot") {
+        pause = 500;
+        book = { seq: m.seq, bids: new Map(m.bids), asks: new Map(m.asks) };
+        onBook(book, m.log_index);
+      } else if (m.type === "update" && book) {
+        for (const e of m.events) {
+          if (e.seq !== book.seq + 1) { book = null; subscribe("book"); return; } // resync
+          book.seq = e.seq;
+          if (e.type !== "level") continue;
+          const side = e.side === "buy" ? book.bids : book.asks;
+          if (e.volume) side.set(e.price, e.volume); else side.delete(e.price);
+        }
+        onBook(book, m.events[m.events.length - 1].log_index);
+      } else if (m.type === "trades") {
+        onTrades(m.trades);
+      } else if (m.type === "candles") {
+        onCandles(m.candles);
+      } else if (m.type === "error") {
+        ws.close(); // not ready yet, or refused: try again after a pause
+      }
+    };
+    ws.onclose = () => {
+      book = null;
+      setTimeout(connect, pause);
+      pause = Math.min(pause * 2, 10000);
+    };
+  }
+  connect();
+}
+
+// A candlestick chart on a canvas: wick from low to high, body from open to close, green when
+// the close is at or above the open. Prices only place pixels here; no amount is computed.
+function drawCandles(canvas, candles, price) {
+  const context = canvas.getContext("2d");
+  const style = getComputedStyle(document.documentElement);
+  const { width, height } = canvas;
+  context.clearRect(0, 0, width, height);
+  context.font = "12px system-ui, sans-serif";
+  context.fillStyle = style.getPropertyValue("--muted");
+  if (!candles.length) {
+    context.fillText("No trades yet.", 8, 20);
+    canvas.setAttribute("aria-label", "Price chart: no trades yet.");
+    return;
+  }
+  const high = Math.max(...candles.map((c) => c[2]));
+  const low = Math.min(...candles.map((c) => c[3]));
+  const pad = (high - low) / 20 || Math.max(1, high / 1000); // one price: a flat line mid-chart
+  const y = (p) => 16 + ((height - 32) * (high + pad - p)) / (high - low + 2 * pad);
+  const step = (width - 80) / CHART_CANDLES;
+  context.fillText(price(high), width - 76, 20);
+  context.fillText(price(low), width - 76, height - 8);
+  candles.forEach((c, i) => {
+    const x = i * step + step / 2;
+    const colour = style.getPropertyValue(c[4] >= c[1] ? "--bid" : "--ask");
+    context.strokeStyle = colour;
+    context.fillStyle = colour;
+    context.beginPath();
+    context.moveTo(x, y(c[2]));
+    context.lineTo(x, y(c[3]));
+    context.stroke();
+    const top = y(Math.max(c[1], c[4]));
+    context.fillRect(x - step * 0.35, top, step * 0.7, Math.max(1, y(Math.min(c[1], c[4])) - top));
+  });
+  const last = candles[candles.length - 1];
+  canvas.dataset.candles = String(candles.length);
+  canvas.setAttribute("aria-label", `Price chart, 1-minute candles: last ${price(last[4])}, ` +
+    `high ${price(high)}, low ${price(low)} over the ${candles.length} minutes shown.`);
+}
+
 function initMarket(session) {
   const info = document.getElementById("market").dataset;
   const baseDecimals = Number(info.baseDecimals);
@@ -192,26 +284,13 @@ function initMarket(session) {
   const price = (p) => units(p, quoteDecimals);
   const size = (q) => units(q, baseDecimals);
 
-  async function refreshTrades() {
-    const response = await fetch(`/api/v1/markets/${info.market}/trades?limit=20`, { cache: "no-store" });
-    if (!response.ok) return;
-    const body = document.getElementById("recent-trades");
-    body.replaceChildren();
-    for (const trade of (await response.json()).trades.reverse()) {
-      const row = body.insertRow();
-      row.className = trade.taker_side === "buy" ? "bid" : "ask";
-      cell(row, price(trade.price), "num");
-      cell(row, size(trade.qty), "num");
-      cell(row, trade.taker_side);
-    }
-  }
+  const trades = new Map(); // trade id -> trade, the latest kept
+  const candles = new Map(); // open time -> [open_ms, open, high, low, close, volume, trades]
 
-  async function refreshBook() {
-    refreshTrades();
-    const response = await fetch(`/api/v1/markets/${info.market}/book?depth=20`, { cache: "no-store" });
-    if (!response.ok) return;
-    const book = await response.json();
-    for (const [id, levels, cls] of [["asks", book.asks.slice().reverse(), "ask"], ["bids", book.bids, "bid"]]) {
+  function showBook(book, logIndex) {
+    const asks = [...book.asks].sort((a, b) => a[0] - b[0]).slice(0, 20).reverse();
+    const bids = [...book.bids].sort((a, b) => b[0] - a[0]).slice(0, 20);
+    for (const [id, levels, cls] of [["asks", asks, "ask"], ["bids", bids, "bid"]]) {
       const body = document.getElementById(id);
       body.replaceChildren();
       for (const [p, q] of levels) {
@@ -221,7 +300,41 @@ function initMarket(session) {
         cell(row, size(q), "num");
       }
     }
+    const at = document.getElementById("book-at");
+    at.textContent = `As of market event ${book.seq}, log entry ${logIndex}.`;
+    at.dataset.seq = String(book.seq);
   }
+
+  function showTrades(news) {
+    for (const trade of news) trades.set(trade.trade_id, trade);
+    const latest = [...trades.values()].sort((a, b) => b.trade_id - a.trade_id).slice(0, 20);
+    trades.clear();
+    for (const trade of latest) trades.set(trade.trade_id, trade);
+    const body = document.getElementById("recent-trades");
+    body.replaceChildren();
+    for (const trade of latest) {
+      const row = body.insertRow();
+      row.className = trade.taker_side === "buy" ? "bid" : "ask";
+      row.title = `log entry ${trade.log_index}`;
+      cell(row, price(trade.price), "num");
+      cell(row, size(trade.qty), "num");
+      cell(row, trade.taker_side);
+      cell(row, new Date(trade.ts).toLocaleTimeString());
+    }
+  }
+
+  function showCandles(news) {
+    for (const candle of news) candles.set(candle[0], candle);
+    const shown = [...candles.values()].sort((a, b) => a[0] - b[0]).slice(-CHART_CANDLES);
+    candles.clear();
+    for (const candle of shown) candles.set(candle[0], candle);
+    drawCandles(document.getElementById("chart"), shown, price);
+  }
+
+  fetch(`/api/v1/markets/${info.market}/candles?interval=1m&limit=${CHART_CANDLES}`)
+    .then((r) => (r.ok ? r.json() : { candles: [] }))
+    .then((page) => showCandles(page.candles));
+  followMarket(info.market, showBook, showTrades, showCandles);
 
   async function refreshMine() {
     const [orders, trades, balances] = await Promise.all([
@@ -289,14 +402,11 @@ function initMarket(session) {
       };
       showReceipt(await signedFetch("POST", "/api/v1/orders", "", body), "Placed");
       await refreshMine();
-      await refreshBook();
     } catch (error) {
       say(error.message, "error");
     }
   });
 
-  refreshBook();
-  setInterval(refreshBook, 1000);
   if (session) {
     document.getElementById("private").hidden = false;
     refreshMine();
