@@ -6,7 +6,6 @@ page go to build/test-artifacts."""
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterator
 from pathlib import Path
 

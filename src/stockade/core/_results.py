@@ -20,6 +20,7 @@ class CoreCode(IntEnum):
     BAD_CREDENTIALS = 6008  # no such username, or a wrong password: never which
     TOO_MANY_ATTEMPTS = 6009
     NOT_A_SESSION = 6010  # log-out signed by an API key: revoke API keys through an operator
+    BAD_GRANT = 6011  # a stream grant core did not sign, expired, or whose key is no longer live
 
 
 def core_error(code: CoreCode, message: str, field: str | None = None) -> ErrorInfo:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from stockade.core._grants import grant_problem, make_grant
 from stockade.core._log import CoreLog, Logged
 from stockade.core._people import People, PersonChange, Work
 from stockade.core._registry import AccountRecord, KeyRecord, Registry, RegistryState
@@ -85,6 +86,7 @@ from stockade.wire import (
     CreditRequest,
     Envelope,
     ErrorInfo,
+    GrantedRead,
     KeyRow,
     Keys,
     KeysRequest,
@@ -121,6 +123,7 @@ from stockade.wire import (
     SignUpRequest,
     Status,
     StatusRequest,
+    StreamGrantRequest,
     TileReply,
     TileRequest,
     UnexpectedMessage,
@@ -660,6 +663,13 @@ class Core:
                 return self._log_read(env, message)
             case KeysRequest():
                 return answer(_keys_of(self.registry, account, now_ms))
+            case StreamGrantRequest():
+                pseudonym = self.log.pseudonym(account)
+                return answer(
+                    make_grant(self.identity, self.registry, env.sender, pseudonym, now_ms)
+                )
+            case GrantedRead():
+                return self._granted_read(env, message, now_ms)
             case StatusRequest():
                 status = Status(
                     self.seq,
@@ -672,6 +682,13 @@ class Core:
                 )
                 return answer(status)
         raise UnexpectedMessage(f"no handler for {type(message).__name__}")
+
+    def _granted_read(self, env: Envelope, message: GrantedRead, now_ms: int) -> Outcome:
+        grant = message.grant
+        problem = grant_problem(self.identity.public, self.registry, grant, now_ms)
+        if problem is not None:
+            return Outcome(env.sender, env.nonce, core_error(CoreCode.BAD_GRANT, problem, "grant"))
+        return self._read(env, message.read, AccountId(grant.account), now_ms)
 
     def _market_read(
         self, env: Envelope, message: BookRequest | MarketsRequest | PublicTradesRequest

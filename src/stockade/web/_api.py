@@ -247,6 +247,7 @@ class Api:
             Route("/api/v1/auth/logout", self.signed, methods=["POST"]),
             Route("/api/v1/keys", self.signed, methods=["GET", "POST"]),
             Route("/api/v1/keys/{key}", self.signed, methods=["DELETE"]),
+            Route("/api/v1/stream/grant", self.signed, methods=["POST"]),
         ]
 
     # ------------------------------------------------------------------ public

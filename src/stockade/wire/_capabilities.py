@@ -22,6 +22,7 @@ from stockade.wire._messages import (
     CreateAccountRequest,
     CreateUser,
     CreditRequest,
+    GrantedRead,
     KeysRequest,
     ListAssetRequest,
     ListMarketRequest,
@@ -42,6 +43,7 @@ from stockade.wire._messages import (
     SetMarketStatusRequest,
     SignUpRequest,
     StatusRequest,
+    StreamGrantRequest,
     TileRequest,
 )
 
@@ -78,6 +80,8 @@ CAPABILITIES: dict[type[Message], frozenset[Role]] = {
     LogOutRequest: _USER,
     AddKeyRequest: _USER,
     KeysRequest: _USER,
+    StreamGrantRequest: _USER,
+    GrantedRead: _ANYONE,  # the grant, checked by core, says whose data
     RevokeOwnKeyRequest: _USER,
     CreateUser: _CORE,
     OpenSession: _CORE,

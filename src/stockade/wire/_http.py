@@ -46,6 +46,7 @@ from stockade.wire._messages import (
     OrderRequest,
     PlaceOrderRequest,
     RevokeOwnKeyRequest,
+    StreamGrantRequest,
 )
 
 HTTP_DOMAIN: Final = b"stockade/http/v1\x00"
@@ -251,6 +252,8 @@ def _account(
             return AddKeyRequest(bytes.fromhex(key.public_key), key.label)
         case "GET", ("keys",):
             return KeysRequest()
+        case "POST", ("stream", "grant"):
+            return StreamGrantRequest()
         case "DELETE", ("keys", public_key):
             if len(public_key) != 64 or public_key.strip("0123456789abcdef"):
                 raise Malformed("a key is 64 lower-case hex digits", field="public_key")

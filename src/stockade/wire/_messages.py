@@ -165,6 +165,42 @@ class RevokeOwnKeyRequest(_Msg, frozen=True, tag=35):
     public_key: Key32
 
 
+class StreamGrantRequest(_Msg, frozen=True, tag=36):
+    """Ask for a ``StreamGrant``: leave for web to stream this account's orders, fills and
+    balances to the signer for ``GRANT_MS`` (or until the signing session ends, if sooner)."""
+
+
+#: How long a stream grant lasts; a client renews it before then.
+GRANT_MS = 5 * 60 * 1000
+#: What core's signature on a stream grant covers, after this domain (``grant_bytes``).
+GRANT_DOMAIN = b"stockade/stream-grant/v1\x00"
+
+
+class StreamGrant(_Msg, frozen=True, tag=117):
+    """Core's word, signed by it, that ``public_key`` acts for ``account`` (whose log pseudonym
+    is ``user``) until ``expires_ms``. Presented in a ``GrantedRead`` it lets the presenter read
+    that account's orders, trades and balances while the key is still live; nothing else. Core
+    checks its own signature, the time and the key on every read."""
+
+    account: Id
+    public_key: Key32
+    user: Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
+    expires_ms: Seq
+    signature: Annotated[bytes, msgspec.Meta(min_length=64, max_length=64)]
+
+
+def grant_bytes(account: int, public_key: bytes, user: bytes, expires_ms: int) -> bytes:
+    return b"".join((account.to_bytes(8, "big"), public_key, user, expires_ms.to_bytes(8, "big")))
+
+
+class GrantedRead(_Msg, frozen=True, tag=15):
+    """A read of one account's private data on the strength of a ``StreamGrant`` (web streams
+    them to the user the grant was made for)."""
+
+    grant: StreamGrant
+    read: BalancesRequest | OpenOrdersRequest | MyTradesRequest
+
+
 class CreateUser(_Msg, frozen=True, tag=40):
     """Core's own command, once it has hashed a sign-up's password: what the journal keeps."""
 
@@ -440,6 +476,7 @@ ReplyBody = (
     | SessionOpened
     | Keys
     | PublicTrades
+    | StreamGrant
 )
 
 
@@ -482,6 +519,7 @@ UserRequest = (
     | AddKeyRequest
     | KeysRequest
     | RevokeOwnKeyRequest
+    | StreamGrantRequest
 )
 PublicRequest = (
     BookRequest
@@ -492,6 +530,7 @@ PublicRequest = (
     | PublicTradesRequest
     | SignUpRequest
     | LogInRequest
+    | GrantedRead
 )
 #: What core sends itself once work done off its event loop (a password hash) is ready.
 CoreCommand = CreateUser | OpenSession
