@@ -6,7 +6,10 @@ What they still cannot do:
 * place, cancel or read anything for a user: a request is bound by its client's signature to
   every byte of it, so an altered request, a request forged under a user's key id, or one signed
   by a key of web's own is refused by core, and changes nothing;
-* replay a user's request it has seen: core remembers every nonce inside the time window.
+* replay a user's request it has seen: core remembers every nonce inside the time window;
+* read a user's private stream without that user asking: a stream grant is core's signature,
+  which web cannot make; a grant web has relayed reads for its few minutes (the user asked for
+  it, as the session's own reads) and stops at once when the user's key is revoked or logs out.
 
 Web can still drop or delay requests (the client sees a 5xx or nothing, and queries by client id);
 edge and watch (issues 5 and later) deal with that.
@@ -22,17 +25,23 @@ import tomllib
 from stockade.keys import Identity, generate, read_secret
 from stockade.keys._files import SECRET_FORMAT
 from stockade.wire import (
+    GRANT_DOMAIN,
     MAX_REPLY,
+    BalancesRequest,
     ErrorInfo,
     FrameReader,
+    GrantedRead,
     HttpRequest,
     Opener,
     Reply,
+    StreamGrant,
     decode_body,
     decode_envelope,
     frame,
+    grant_bytes,
     http_envelope,
     parse_address,
+    seal,
     sign_http,
 )
 from tests.live import LiveSite
@@ -114,6 +123,26 @@ def test_web_cannot_act_for_a_user(live: LiveSite) -> None:
     with live.api("alice") as api:
         assert api.open_orders().orders == orders_before
         assert api.balances() == balances_before
+
+
+def test_web_cannot_make_itself_a_stream_grant(live: LiveSite) -> None:
+    alice = read_secret(live.layout.client_key("alice"))
+    thief = generate("web-thief")
+    with live.api("alice") as api:
+        real = api.stream_grant()  # to learn alice's account and pseudonym, as web would
+    expires = int(time.time() * 1000) + 60_000
+    signed = grant_bytes(real.account, alice.public.raw, real.user, expires)
+    forged = StreamGrant(
+        real.account, alice.public.raw, real.user, expires, thief.secret.sign(GRANT_DOMAIN, signed)
+    )
+    ts = int(time.time() * 1000)
+    read = GrantedRead(forged, BalancesRequest())
+    refused = _core_says(live, seal(thief, live.site.core_key, read, bytes(16), ts))
+    assert refused is not None
+    assert (refused.name, refused.message) == (
+        "BAD_GRANT",
+        "the grant is not signed by this exchange",
+    )
 
 
 def test_web_cannot_replay_what_it_saw(live: LiveSite) -> None:

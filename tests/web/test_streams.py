@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 
+import msgspec
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -204,3 +205,57 @@ def test_bad_candle_queries_are_refused_as_json(live: LiveSite, query: str) -> N
     status, body = _get(live, "/api/v1/markets/NOPE-USD/candles")
     assert status == 404
     assert body["error"]["name"] == "UnknownMarket"
+
+
+def _grant_json(live: LiveSite, name: str) -> dict[str, object]:
+    with live.api(name) as api:
+        return json.loads(msgspec.json.encode(api.stream_grant()))
+
+
+def test_private_channels_push_a_users_orders_fills_and_balances(
+    live: LiveSite, stream: ClientConnection
+) -> None:
+    _send(stream, {"op": "subscribe", "channel": "orders"})
+    assert _next(stream, "error")["error"]["name"] == "NotAuthenticated"
+    grant = _grant_json(live, "alice")
+    _send(stream, {"op": "auth", "grant": grant})
+    assert _next(stream, "authenticated")["expires_ms"] == grant["expires_ms"]
+    for channel in ("orders", "fills", "balances"):
+        _send(stream, {"op": "subscribe", "channel": channel})
+    assert isinstance(_next(stream, "orders")["orders"], list)
+    assert isinstance(_next(stream, "balances")["balances"], list)
+    with live.api("alice") as alice, live.api("bob") as bob:
+        price = PRICE - 900 * 10**6
+        resting = alice.place_order(MARKET, Side.BUY, 2 * LOT, price, client_order_id="ws-1")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # pushed when the log shows the order
+            orders = _next(stream, "orders")["orders"]
+            if any(o["order_id"] == resting.order_id for o in orders):
+                break
+        else:
+            raise AssertionError("the new order was not pushed")
+        held = {b["asset"]: b["held"] for b in _next(stream, "balances")["balances"]}
+        assert held["USD"] >= 2 * LOT * price // 10**8
+        before = alice.my_trades(MARKET).trades
+        after = before[-1].trade_id if before else 0
+        bob.place_order(MARKET, Side.SELL, 2 * LOT, price, tif=TimeInForce.IOC)
+        made = alice.my_trades(MARKET, after=after).trades  # alice's bids, best first, filled
+        assert made
+        pushed: list[dict[str, object]] = []
+        while len(pushed) < len(made):
+            pushed += [t for t in _next(stream, "fills")["trades"] if t["trade_id"] > after]
+    assert [(t["trade_id"], t["qty"], t["side"], t["maker"]) for t in pushed] == [
+        (t.trade_id, t.qty, "buy", True) for t in made
+    ]
+
+
+def test_a_forged_or_altered_grant_opens_nothing(live: LiveSite, stream: ClientConnection) -> None:
+    grant = _grant_json(live, "carol")
+    for field, value in (("account", 1), ("expires_ms", int(str(grant["expires_ms"])) + 1)):
+        _send(stream, {"op": "auth", "grant": {**grant, field: value}})
+        error = _next(stream, "error")["error"]
+        assert (error["name"], error["field"]) == ("BAD_GRANT", "grant")
+    _send(stream, {"op": "subscribe", "channel": "balances"})
+    assert _next(stream, "error")["error"]["name"] == "NotAuthenticated"
+    _send(stream, {"op": "subscribe", "channel": "balances", "market": MARKET})
+    assert _next(stream, "error")["error"]["field"] == "market"

@@ -39,6 +39,7 @@ from stockade.wire import (
     Replies,
     Reply,
     ReplyBody,
+    StreamGrant,
     Trades,
     UnexpectedMessage,
     decode_body,
@@ -245,6 +246,11 @@ class HttpApi:
     def balances(self) -> dict[str, tuple[int, int]]:
         rows = self.call("GET", "/api/v1/balances", Balances).balances
         return {row.asset: (row.available, row.held) for row in rows}
+
+    def stream_grant(self) -> StreamGrant:
+        """A grant for the stream's private channels (send it as ``{"op": "auth", "grant": G}``
+        with ``G`` as this grant's JSON), valid for a few minutes."""
+        return self.call("POST", "/api/v1/stream/grant", StreamGrant)
 
 
 def _order_path(order_id: int | None, client_order_id: str | None) -> str:

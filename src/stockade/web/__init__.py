@@ -20,6 +20,7 @@ from stockade.web._corelink import CoreLink
 from stockade.web._feed import LogFollower
 from stockade.web._openapi import openapi
 from stockade.web._pages import Pages
+from stockade.web._private import PrivateStreams
 from stockade.web._streams import Hub
 
 
@@ -39,7 +40,7 @@ def web_app(site: SiteFile) -> Starlette:
 
     api = Api(link(), link(), site_info(site))
     mirror = LogMirror(site)
-    hub = Hub(mirror)
+    hub = Hub(mirror, PrivateStreams(site.core_key, api.ask, api.clock_ms))
     follower = LogFollower(site, mirror, hub.advanced)
 
     @asynccontextmanager

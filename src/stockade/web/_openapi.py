@@ -36,6 +36,7 @@ from stockade.wire import (
     PublicTrades,
     Receipt,
     SessionOpened,
+    StreamGrant,
     Trades,
 )
 
@@ -87,6 +88,7 @@ _BODIES: Final = (
     Ticker,
     Tickers,
     CandlePage,
+    StreamGrant,
     _Error,
     _Time,
     _Site,
@@ -317,6 +319,12 @@ def _paths() -> Json:
             | {"requestBody": _body(LogInBody)}
         },
         "/api/v1/auth/logout": {"post": _signed("End the session whose key signs this", Receipt)},
+        "/api/v1/stream/grant": {
+            "post": _signed(
+                "A grant for the stream's private channels (orders, fills, balances), for minutes",
+                StreamGrant,
+            )
+        },
         "/api/v1/keys": {
             "get": _signed("My API keys and sessions", Keys),
             "post": _signed("Add an API key (sign with a session)", Receipt, body=KeyBody),

@@ -40,7 +40,14 @@ from stockade.audit import (
 from stockade.client import LogMirror, MarketView, Served
 from stockade.web._api import PUBLIC, json_response, refuse
 from stockade.web._bodies import CandlePage, CandlesQuery, Interval, Tickers
-from stockade.wire import MarketName
+from stockade.web._private import (
+    PRIVATE_CHANNELS,
+    PrivateState,
+    PrivateStreams,
+    Refusal,
+    error_message,
+)
+from stockade.wire import MarketName, StreamGrant
 from stockade.wire._errors import field_of
 
 MAX_MESSAGE = 1024
@@ -58,7 +65,7 @@ FATAL = ("TooManyMessages", "Oversize")
 RECENT_TRADES = 50
 SCAN_BACK = 5000
 
-Channel = Literal["book", "trades", "ticker", "candles"]
+Channel = Literal["book", "trades", "ticker", "candles", "orders", "fills", "balances"]
 T = TypeVar("T")
 
 
@@ -70,41 +77,39 @@ class Subscribe(_Op, frozen=True, tag="subscribe"):
     """Start a channel (again: a fresh snapshot, the resync)."""
 
     channel: Channel
-    market: MarketName
+    market: MarketName | None = None  # the public channels' market; private ones take none
     interval: Interval | None = None  # candles only
 
 
 class Unsubscribe(_Op, frozen=True, tag="unsubscribe"):
     channel: Channel
-    market: MarketName
+    market: MarketName | None = None
     interval: Interval | None = None
+
+
+class Auth(_Op, frozen=True, tag="auth"):
+    """A stream grant (``POST /api/v1/stream/grant``), for the private channels."""
+
+    grant: StreamGrant
 
 
 class Ping(_Op, frozen=True, tag="ping"):
     pass
 
 
-ClientMessage = Annotated[Subscribe | Unsubscribe | Ping, msgspec.Meta(title="ClientMessage")]
+ClientMessage = Annotated[
+    Subscribe | Unsubscribe | Auth | Ping, msgspec.Meta(title="ClientMessage")
+]
 _decode = msgspec.json.Decoder(ClientMessage).decode
 _encode = msgspec.json.Encoder().encode
-Key = tuple[str, str, Interval | None]  # channel, market, interval
-
-
-class StreamRefused(Exception):
-    def __init__(self, name: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.name, self.message, self.field = name, message, field
-
-    def encode(self) -> bytes:
-        error = {"code": 0, "name": self.name, "message": self.message, "field": self.field}
-        return _encode({"type": "error", "error": error})
+Key = tuple[str, str | None, Interval | None]  # channel, market, interval
 
 
 def _key(message: Subscribe | Unsubscribe) -> Key:
+    if (message.channel in PRIVATE_CHANNELS) == (message.market is not None):
+        raise Refusal("Malformed", "market channels take a market; private ones none", "market")
     if (message.channel == "candles") != (message.interval is not None):
-        raise StreamRefused(
-            "Malformed", "candles take an interval; other channels none", "interval"
-        )
+        raise Refusal("Malformed", "candles take an interval; other channels none", "interval")
     return message.channel, message.market, message.interval
 
 
@@ -114,6 +119,7 @@ class _Connection:
     def __init__(self, websocket: WebSocket, clock: Callable[[], float]) -> None:
         self.websocket = websocket
         self.keys: set[Key] = set()
+        self.private = PrivateState()
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(MAX_QUEUED)
         self.clock = clock
         self.closing: tuple[int, str] | None = None  # the close code and reason, once decided
@@ -160,8 +166,14 @@ class Hub:
     """Who follows what, and the fan-out of each new view of the log to them. Runs on the event
     loop: the follower hands it views with ``advanced``."""
 
-    def __init__(self, mirror: LogMirror, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        mirror: LogMirror,
+        private: PrivateStreams,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.mirror = mirror
+        self.private = private
         self.clock = clock
         self.served: Served | None = None
         self.followers: dict[Key, set[_Connection]] = {}
@@ -171,13 +183,16 @@ class Hub:
     # ------------------------------------------------------------------ views
 
     def advanced(self, served: Served) -> None:
-        first = self.served is None
+        previous = self.served
         self.served = served
         for code, view in served.markets.items():
-            before = view.events if first else self._delivered.get(code, 0)
+            before = view.events if previous is None else self._delivered.get(code, 0)
             self._delivered[code] = view.events
             if view.events > before:
                 self._fan_out(code, view, self._events(code, before, view.events))
+        if previous is not None:
+            start, end = previous.checkpoint.size, served.checkpoint.size
+            self.private.advanced(self.connections, self.mirror.entries, start, end)
 
     def _events(self, code: str, after: int, upto: int) -> list[MarketEvent]:
         feed, out = self.mirror.feed, []
@@ -214,16 +229,20 @@ class Hub:
     def subscribe(self, connection: _Connection, message: Subscribe) -> list[bytes]:
         """Follow ``message``'s channel; the messages that start it (a snapshot)."""
         key = _key(message)
+        started = _encode({"type": "subscribed", **msgspec.structs.asdict(message)})
+        if message.market is None:
+            self.private.subscribe(connection, message.channel)
+            return [started]
         view = self._view(message.market)
         if key not in connection.keys and len(connection.keys) >= MAX_SUBSCRIPTIONS:
-            raise StreamRefused("TooManySubscriptions", f"at most {MAX_SUBSCRIPTIONS}")
+            raise Refusal("TooManySubscriptions", f"at most {MAX_SUBSCRIPTIONS}")
         connection.keys.add(key)
         self.followers.setdefault(key, set()).add(connection)
-        started = _encode({"type": "subscribed", **msgspec.structs.asdict(message)})
         return [started, *self._start(key, view)]
 
     def unsubscribe(self, connection: _Connection, message: Unsubscribe) -> list[bytes]:
         key = _key(message)
+        self.private.unsubscribe(connection, message.channel)
         connection.keys.discard(key)
         self.followers.get(key, set()).discard(connection)
         return [_encode({"type": "unsubscribed", **msgspec.structs.asdict(message)})]
@@ -240,14 +259,15 @@ class Hub:
 
     def _view(self, market: str) -> MarketView:
         if self.served is None:
-            raise StreamRefused("MarketDataNotReady", "no checkpoint pulled yet; retry")
+            raise Refusal("MarketDataNotReady", "no checkpoint pulled yet; retry")
         view = self.served.markets.get(market)
         if view is None:
-            raise StreamRefused("UnknownMarket", f"no market {market}", "market")
+            raise Refusal("UnknownMarket", f"no market {market}", "market")
         return view
 
     def _start(self, key: Key, view: MarketView) -> list[bytes]:
-        channel, code, interval = key
+        channel, _, interval = key
+        code = view.book.market
         if channel == "book":
             book = view.book
             return [
@@ -279,13 +299,13 @@ class Hub:
     async def tickers(self, _request: Request) -> Response:
         served = self.served
         if served is None:
-            return _refused(503, StreamRefused("MarketDataNotReady", "no checkpoint yet; retry"))
+            return _refused(503, Refusal("MarketDataNotReady", "no checkpoint yet; retry"))
         return _json(Tickers([view.ticker for view in served.markets.values()]))
 
     async def ticker(self, request: Request) -> Response:
         try:
             view = self._view(request.path_params["market"])
-        except StreamRefused as exc:
+        except Refusal as exc:
             return _refused(_status(exc), exc)
         return _json(view.ticker)
 
@@ -295,7 +315,7 @@ class Hub:
         try:
             query = _candles_query(request.query_params.multi_items())
             view = self._view(request.path_params["market"])
-        except StreamRefused as exc:
+        except Refusal as exc:
             return _refused(_status(exc), exc)
         width = INTERVALS[query.interval]
         chosen = view.candles(self.mirror.feed, width, query.since, query.limit)
@@ -330,11 +350,16 @@ class Hub:
                 return
             try:
                 replies = self._answer(connection, frame.get("text"))
-            except StreamRefused as exc:
+            except Refusal as exc:
                 if exc.name in FATAL:
-                    self.drop(connection, POLICY_VIOLATION, exc.name, exc.encode())
+                    self.drop(
+                        connection,
+                        POLICY_VIOLATION,
+                        exc.name,
+                        error_message(exc.name, exc.message, exc.field),
+                    )
                     continue
-                replies = [exc.encode()]
+                replies = [error_message(exc.name, exc.message, exc.field)]
             for data in replies:
                 if not connection.push(data):
                     self.drop(connection, SLOW_CONSUMER, "SlowConsumer")
@@ -342,21 +367,23 @@ class Hub:
 
     def _answer(self, connection: _Connection, text: str | None) -> list[bytes]:
         if not connection.within_rate():
-            raise StreamRefused("TooManyMessages", f"at most {MAX_RATE} messages a second")
+            raise Refusal("TooManyMessages", f"at most {MAX_RATE} messages a second")
         if text is None:
-            raise StreamRefused("Malformed", "send JSON text frames")
+            raise Refusal("Malformed", "send JSON text frames")
         if len(text) > MAX_MESSAGE:
-            raise StreamRefused("Oversize", f"a message is at most {MAX_MESSAGE} bytes")
+            raise Refusal("Oversize", f"a message is at most {MAX_MESSAGE} bytes")
         try:
             message = _decode(text)
         except msgspec.ValidationError as exc:
-            raise StreamRefused("Malformed", str(exc), field_of(str(exc))) from None
+            raise Refusal("Malformed", str(exc), field_of(str(exc))) from None
         except msgspec.DecodeError:
-            raise StreamRefused("Malformed", "the message is not JSON") from None
+            raise Refusal("Malformed", "the message is not JSON") from None
         if isinstance(message, Subscribe):
             return self.subscribe(connection, message)
         if isinstance(message, Unsubscribe):
             return self.unsubscribe(connection, message)
+        if isinstance(message, Auth):
+            return self.private.auth(connection, message.grant)
         return [_encode({"type": "pong", "server_time_ms": time.time_ns() // 1_000_000})]
 
 
@@ -365,15 +392,15 @@ def _candles_query(items: list[tuple[str, str]]) -> CandlesQuery:
     fields: dict[str, object] = {}
     for name, value in items:
         if name not in CandlesQuery.__struct_fields__ or name in fields:
-            raise StreamRefused("Malformed", "parameters: interval, since, limit", name[:32])
+            raise Refusal("Malformed", "parameters: interval, since, limit", name[:32])
         numeric = name != "interval"
         if numeric and not (value.isascii() and value.isdigit() and len(value) <= 19):
-            raise StreamRefused("Malformed", f"{name} is a whole number", name)
+            raise Refusal("Malformed", f"{name} is a whole number", name)
         fields[name] = int(value) if numeric else value
     try:
         return msgspec.convert(fields, CandlesQuery)
     except msgspec.ValidationError as exc:
-        raise StreamRefused("Malformed", str(exc), field_of(str(exc))) from None
+        raise Refusal("Malformed", str(exc), field_of(str(exc))) from None
 
 
 def _candle_page(
@@ -399,7 +426,7 @@ def _chunks(items: list[T]) -> list[list[T]]:
     return [items[i : i + MAX_EVENTS] for i in range(0, len(items), MAX_EVENTS)]
 
 
-def _status(exc: StreamRefused) -> int:
+def _status(exc: Refusal) -> int:
     return {"UnknownMarket": 404, "MarketDataNotReady": 503}.get(exc.name, 400)
 
 
@@ -407,7 +434,7 @@ def _json(value: object) -> Response:
     return json_response(value, headers=PUBLIC)
 
 
-def _refused(status: int, exc: StreamRefused) -> Response:
+def _refused(status: int, exc: Refusal) -> Response:
     response = refuse(status, exc.name, exc.message, exc.field)
     if status == 503:
         response.headers["Retry-After"] = "1"
