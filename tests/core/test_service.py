@@ -220,7 +220,7 @@ def test_message_validation_names_the_field(h: CoreHarness) -> None:
         {"t": 1, "market": "BTC-USD", "side": 0, "tif": 0, "qty": -5, "price": PRICE}
     )
     unknown_field = {"t": 11, "extra": 1}
-    for body, field in ((bad_body, "qty"), (msgspec.msgpack.encode(unknown_field), None)):
+    for body, field in ((bad_body, "qty"), (msgspec.msgpack.encode(unknown_field), "extra")):
         data = _raw_signed(h, body)
         error = _error_of(h, data)
         assert error.name == "Malformed"
