@@ -120,10 +120,11 @@ def worker(
 
 @contextlib.contextmanager
 def core_and_web(
-    names: list[str],
+    names: list[str], market_data: bool = True
 ) -> Iterator[tuple[SiteLayout, subprocess.Popen[bytes], subprocess.Popen[bytes]]]:
     """A fresh site in a temporary directory with API keys for ``names``, funded, its core and
-    web running as their own processes; stopped on leaving."""
+    web running as their own processes; stopped on leaving. ``market_data=False`` runs an
+    API-only web (it does not replay the log for the stream)."""
     with tempfile.TemporaryDirectory(prefix="stockade-bench-") as tmp:
         root = Path(tmp) / "site"
         init_site(
@@ -134,6 +135,9 @@ def core_and_web(
             web_address=f"tcp://127.0.0.1:{free_port()}",
         )
         layout = SiteLayout(root)
+        if not market_data:
+            config = layout.web / "web.toml"
+            config.write_text(config.read_text() + "market_data = false\n")
         info = read_site_file(layout.site_file)
         assert info.web is not None
         core = start(["run-core", str(layout.core_config)], layout.core, layout.core / "core.log")
@@ -167,10 +171,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32, help="per client process")
     parser.add_argument("--quick", action="store_true", help="6 seconds (under 30 s in all)")
+    parser.add_argument(
+        "--market-data", action="store_true", help="web also follows the log for the stream"
+    )
     args = parser.parse_args()
     seconds = 6 if args.quick else args.seconds
     names = [f"bench-{i}" for i in range(args.clients)]
-    with core_and_web(names) as (layout, core, web):
+    with core_and_web(names, args.market_data) as (layout, core, web):
         cpu_before = (cpu_seconds(core.pid), cpu_seconds(web.pid))
         start_at = time.time() + 1.5
         ctx = multiprocessing.get_context("spawn")
@@ -195,6 +202,7 @@ def main() -> None:
                 "seconds": seconds,
                 "warmup_s": WARMUP_S,
                 "clients": args.clients,
+                "web_market_data": args.market_data,
                 "connections": args.clients * args.connections,
                 "core_cpu_s": round(core_cpu, 2),
                 "web_cpu_s": round(web_cpu, 2),

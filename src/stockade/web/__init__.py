@@ -34,11 +34,17 @@ def site_info(site: SiteFile) -> dict[str, object]:
     }
 
 
-def web_app(site: SiteFile) -> Starlette:
+def web_app(site: SiteFile, market_data: bool = True) -> Starlette:
+    """The app; with ``market_data``, it follows core's log and serves tickers, candles and the
+    stream (``/api/v1/stream``), else those paths are not served here."""
+
     def link() -> CoreLink:
         return CoreLink(site.core_address, site.core_key)
 
     api = Api(link(), link(), site_info(site))
+    routes = [*api.routes(), *Pages(api).routes()]
+    if not market_data:
+        return application(routes, refusal=refuse_route)
     mirror = LogMirror(site)
     hub = Hub(mirror, PrivateStreams(site.core_key, api.ask, api.clock_ms))
     follower = LogFollower(site, mirror, hub.advanced)
@@ -49,13 +55,12 @@ def web_app(site: SiteFile) -> Starlette:
         yield
         follower.stop()
 
-    routes = [*api.routes(), *hub.routes(), *Pages(api).routes()]
-    return application(routes, lifespan=lifespan, refusal=refuse_route)
+    return application([*routes, *hub.routes()], lifespan=lifespan, refusal=refuse_route)
 
 
 def main(config_path: Path) -> None:
     config = load_config(config_path)
-    serve(web_app(config.site), config.listen)
+    serve(web_app(config.site, config.market_data), config.listen)
 
 
 __all__ = [

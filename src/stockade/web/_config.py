@@ -21,6 +21,10 @@ class ConfigError(Exception):
 class _Table(msgspec.Struct, forbid_unknown_fields=True):
     site: str
     listen: str
+    # Follow core's log for tickers, candles and the stream. Replaying the log costs this
+    # process CPU at every order (docs/benchmarks.md): an instance that only relays API
+    # requests behind the same address may turn it off.
+    market_data: bool = True
 
 
 class _File(msgspec.Struct, forbid_unknown_fields=True):
@@ -32,6 +36,7 @@ class WebConfig:
     directory: Path
     site: SiteFile
     listen: Address
+    market_data: bool = True
 
     @property
     def log_file(self) -> Path:
@@ -48,7 +53,7 @@ def load_config(path: Path) -> WebConfig:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError, SiteFileError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return WebConfig(base, site, listen)
+    return WebConfig(base, site, listen, table.market_data)
 
 
 def render_config(listen: Address) -> str:
