@@ -221,7 +221,7 @@ class MarketFeed:
     ) -> list[Candle]:
         """Candles of ``width`` ms (one of ``INTERVALS``) opening at or after ``since_ms``,
         oldest first; with ``since_ms`` 0, the latest ``limit``."""
-        kept = self.markets[market].candles[width]
+        kept = list(self.markets[market].candles[width])  # one copy: a follower thread appends
         chosen = [c for c in kept if c[0] >= since_ms]
         chosen = chosen[:limit] if since_ms else chosen[-limit:]
         return [Candle(*c) for c in chosen]

@@ -652,7 +652,7 @@ class Core:
                     env.nonce,
                     wait=True,
                     query=lambda s: trades_of(
-                        s, account, req.market, req.after_trade_id, req.limit
+                        s, account, req.market, req.after_trade_id, req.limit, req.latest
                     ),
                 )
             case BookRequest() | MarketsRequest() | PublicTradesRequest():

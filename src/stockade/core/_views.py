@@ -80,10 +80,15 @@ def stored_order(
 
 
 def trades_of(
-    storage: Storage, account: AccountId, market: str | None, after: int, limit: int
+    storage: Storage,
+    account: AccountId,
+    market: str | None,
+    after: int,
+    limit: int,
+    latest: bool = False,
 ) -> Trades:
     rows = []
-    for t in storage.trades_of(account, market, after, limit):
+    for t in storage.trades_of(account, market, after, limit, latest):
         maker = t.maker_account == account
         side = Side(1 - t.taker_side) if maker else t.taker_side
         rows.append(

@@ -67,7 +67,9 @@ class PrivateState:
 class Follower(Protocol):
     private: PrivateState
 
-    def push(self, data: bytes) -> bool: ...
+    def push(self, data: bytes) -> bool:
+        """Queue ``data``; False (and the connection is closing) if the client fell behind."""
+        ...
 
 
 def error_message(name: str, message: str, field: str | None = None) -> bytes:
@@ -155,13 +157,13 @@ class PrivateStreams:
         if state.refreshing:
             state.again = True
             return
+        state.refreshing = True  # before the task runs: a second call must not start another
         task = asyncio.get_running_loop().create_task(self._refresh(follower))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _refresh(self, follower: Follower) -> None:
         state = follower.private
-        state.refreshing = True
         try:
             state.again = True
             while state.again and state.grant is not None:
@@ -186,14 +188,15 @@ class PrivateStreams:
         else:
             first = state.last_trade_id == 0
             for _page in range(MAX_FILL_PAGES):
-                trades = await self._read(
-                    follower, MyTradesRequest(None, state.last_trade_id, FILLS_PAGE)
-                )
+                after = state.last_trade_id
+                read = MyTradesRequest(None, after, FILLS_PAGE, latest=first)
+                trades = await self._read(follower, read)
                 if not isinstance(trades, Trades) or not (trades.trades or first):
                     return
+                if not follower.push(_message(channel, trades=plain(trades.trades))):
+                    return  # the client stopped reading: it is being disconnected
                 if trades.trades:
                     state.last_trade_id = trades.trades[-1].trade_id
-                follower.push(_message(channel, trades=plain(trades.trades)))
                 if first or len(trades.trades) < FILLS_PAGE:
                     return
 

@@ -127,9 +127,12 @@ class _Connection:
 
     def push(self, data: bytes) -> bool:
         """Queue ``data``; False once the client stopped reading (it is then disconnected)."""
+        if self.closing is not None:
+            return False
         try:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:
+            self.close(SLOW_CONSUMER, "SlowConsumer")
             return False
         return True
 

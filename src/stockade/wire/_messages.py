@@ -118,9 +118,13 @@ class OpenOrdersRequest(_Msg, frozen=True, tag=7):
 
 
 class MyTradesRequest(_Msg, frozen=True, tag=8):
+    """The account's trades, oldest first, after ``after_trade_id``; with ``latest``, the
+    latest ``limit`` of those instead of the first."""
+
     market: MarketName | None = None
     after_trade_id: Seq = 0
     limit: Limit = 100
+    latest: bool = False
 
 
 # ---------------------------------------------------------------- people: sign-up and log-in
