@@ -26,7 +26,8 @@ from stockade.core import (
 from stockade.core._schema import metadata
 from stockade.exchange import CloseReason, Side, TimeInForce
 from stockade.wire import AmendOrderRequest, CancelOrderRequest, PlaceOrderRequest
-from tests.core.helpers import LOT, PRICE, CoreHarness
+from tests.conftest import fixed_identity
+from tests.core.helpers import LOT, PRICE, CoreHarness, log_in, sign_up
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -135,6 +136,25 @@ def test_trades_are_listed_per_account_in_pages(storage: Storage) -> None:
     assert everyone == all_alice  # one maker, one taker: the market's trades are these
     latest = storage.trades_of(None, "BTC-USD", 0, 2, latest=True)
     assert [t.trade_id for t in latest] == [t.trade_id for t in all_alice[-2:]]
+
+
+def test_log_ins_are_listed_per_account_newest_first(storage: Storage) -> None:
+    h = CoreHarness()
+    sign_up(h, "lena")
+    sign_up(h, "mo")
+    log_in(h, "lena", fixed_identity("lena-1"), "a wrong password")
+    log_in(h, "mo", fixed_identity("mo-1"))
+    log_in(h, "lena", fixed_identity("lena-2"))
+    storage.write_batch(h.journal)
+    lena = h.core.registry.credentials["lena"].account
+    rows = storage.logins_of(lena, 10)
+    assert [(r.refused, r.session_key) for r in rows] == [
+        (None, fixed_identity("lena-2").public.raw),
+        ("password", None),
+    ]
+    assert rows[0].seq > rows[1].seq
+    assert rows[0].ts >= rows[1].ts
+    assert storage.logins_of(lena, 1) == rows[:1]
 
 
 def test_migrations_upgrade_downgrade_and_match_the_models(db_url: str) -> None:

@@ -9,7 +9,9 @@ What they still cannot do:
 * replay a user's request it has seen: core remembers every nonce inside the time window;
 * read a user's private stream without that user asking: a stream grant is core's signature,
   which web cannot make; a grant web has relayed reads for its few minutes (the user asked for
-  it, as the session's own reads) and stops at once when the user's key is revoked or logs out.
+  it, as the session's own reads) and stops at once when the user's key is revoked or logs out;
+* log in again with a password and authenticator code it relayed: the code's step is spent, and
+  the refused attempt shows in the owner's log-in history.
 
 Web can still drop or delay requests (the client sees a 5xx or nothing, and queries by client id);
 edge and watch (issues 5 and later) deal with that.
@@ -22,16 +24,21 @@ import socket
 import time
 import tomllib
 
+import pyotp
+
+from stockade.client import HttpApi
 from stockade.keys import Identity, generate, read_secret
 from stockade.keys._files import SECRET_FORMAT
 from stockade.wire import (
     GRANT_DOMAIN,
     MAX_REPLY,
     BalancesRequest,
+    DisableTotpRequest,
     ErrorInfo,
     FrameReader,
     GrantedRead,
     HttpRequest,
+    LogInRequest,
     Opener,
     Reply,
     StreamGrant,
@@ -162,3 +169,31 @@ def test_web_cannot_replay_what_it_saw(live: LiveSite) -> None:
     again = _core_says(live, seen)
     assert again is not None
     assert again.name == "Replayed"
+
+
+def test_web_cannot_reuse_a_log_in_it_relayed(live: LiveSite) -> None:
+    """Web sees a log-in's password and code go by; with both it still cannot open a session of
+    its own (the code's step is spent), nor turn the owner's two-factor off with its own key."""
+    core_key = live.site.core_key
+    owner = HttpApi(live.web, generate("relayed-owner"), core_key, timeout=10)
+    with owner:
+        owner.sign_up("relayed.user", "a long enough password")
+        owner.log_in("relayed.user", "a long enough password")
+        secret = owner.totp_secret().secret
+        owner.enable_totp(secret, pyotp.TOTP(secret).now())
+        code = pyotp.TOTP(secret).at(time.time() + 30)
+        second = HttpApi(live.web, generate("relayed-second"), core_key, timeout=10)
+        with second:
+            second.log_in("relayed.user", "a long enough password", code)  # web relays this
+        thief = generate("web-thief")
+        seen = LogInRequest("relayed.user", "a long enough password", thief.public.raw, code)
+        ts = int(time.time() * 1000)
+        refused = _core_says(live, seal(thief, core_key, seen, bytes(range(16)), ts))
+        assert refused is not None
+        assert refused.name == "BAD_TOTP"
+        off = seal(thief, core_key, DisableTotpRequest(code), bytes(range(1, 17)), ts)
+        denied = _core_says(live, off)
+        assert denied is not None
+        assert denied.name == "Unauthorized"
+        assert owner.logins().two_factor
+        assert owner.logins().logins[0].refused == "code"  # the owner sees the attempt

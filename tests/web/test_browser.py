@@ -6,9 +6,11 @@ page go to build/test-artifacts."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -106,6 +108,47 @@ def test_two_people_trade_in_their_browsers(live: LiveSite, browser: Browser) ->
     expect(ann.locator("#login-link")).to_be_visible()
     ann.goto(live.web + "/login")
     ann.screenshot(path=str(ARTIFACTS / "login.png"), full_page=True)
+
+
+def test_two_factor_log_in_in_the_browser(live: LiveSite, browser: Browser) -> None:
+    page = browser.new_context().new_page()
+    sign_up(live, page, "tia.b")
+    page.goto(live.web + "/security")
+    expect(page.locator("#totp-state")).to_have_text("off")
+    page.click("#totp-start")
+    expect(page.locator("#totp-secret")).to_have_text(re.compile(r"^[A-Z2-7]{32}$"))
+    secret = page.locator("#totp-secret").inner_text()
+    drawn = page.evaluate(
+        "() => { const c = document.getElementById('totp-qr');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let dark = 0; for (let i = 0; i < d.length; i += 4) if (d[i] === 0) dark++;"
+        " return [c.width, dark]; }"
+    )
+    assert drawn[0] >= 29
+    assert drawn[1] > 0  # a QR code is drawn: dark modules on light
+    page.fill("#totp-on-code", pyotp.TOTP(secret).now())
+    page.click("#totp-on")
+    expect(page.locator("#totp-news")).to_have_text("Two-factor log-in is on.")
+    expect(page.locator("#totp-state")).to_have_text("on")
+    expect(page.locator("#totp-setup")).to_be_hidden()
+
+    other = browser.new_context().new_page()
+    other.goto(live.web + "/login")
+    other.fill("#auth-username", "tia.b")
+    other.fill("#auth-password", PASSWORD)
+    other.click("#auth-submit")
+    expect(other.locator("#auth-error")).to_contain_text("TOTP_REQUIRED")
+    expect(other.locator("#auth-totp")).to_be_focused()
+    other.fill("#auth-totp", pyotp.TOTP(secret).at(time.time() + 30))  # this step's is spent
+    other.click("#auth-submit")
+    other.wait_for_url(live.web + "/")
+    other.goto(live.web + "/security")
+    rows = other.locator("#logins tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("(this browser)")
+    expect(rows.nth(1)).to_have_attribute("data-refused", "code_missing")
+    expect(rows.nth(2)).to_contain_text("logged in")
+    other.screenshot(path=str(ARTIFACTS / "security.png"), full_page=True)
 
 
 def test_a_wrong_password_is_refused_in_the_page(live: LiveSite, browser: Browser) -> None:

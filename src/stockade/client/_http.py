@@ -31,6 +31,7 @@ from stockade.wire import (
     Balances,
     HttpMethod,
     HttpRequest,
+    LogIns,
     NonceSource,
     Opener,
     OrderInfo,
@@ -40,6 +41,7 @@ from stockade.wire import (
     Reply,
     ReplyBody,
     StreamGrant,
+    TotpSecret,
     Trades,
     UnexpectedMessage,
     decode_body,
@@ -118,9 +120,23 @@ class HttpApi:
 
     def sign_up(self, username: str, password: str) -> int:
         """Open an account that logs in with ``username`` and ``password``; its number."""
-        body = json.dumps({"username": username, "password": password}).encode()
+        return self._account_of("/api/v1/auth/signup", {"username": username, "password": password})
+
+    def log_in(self, username: str, password: str, totp: str | None = None) -> int:
+        """Log in with this client's own key as the session's key (a script's session; a
+        browser makes a key of its own), with the authenticator's code if two-factor log-in
+        is on; the account's number. The key then signs for the account until the session
+        ends."""
+        body = {
+            "username": username,
+            "password": password,
+            "session_key": self.identity.public.hex(),
+        }
+        return self._account_of("/api/v1/auth/login", body | ({"totp": totp} if totp else {}))
+
+    def _account_of(self, path: str, body: dict[str, str]) -> int:
         headers = {"Content-Type": "application/json"}
-        status, value, _ = self._send("POST", "/api/v1/auth/signup", body, headers)
+        status, value, _ = self._send("POST", path, json.dumps(body).encode(), headers)
         if (
             status != 200
             or not isinstance(value, dict)
@@ -251,6 +267,26 @@ class HttpApi:
         """A grant for the stream's private channels (send it as ``{"op": "auth", "grant": G}``
         with ``G`` as this grant's JSON), valid for a few minutes."""
         return self.call("POST", "/api/v1/stream/grant", StreamGrant)
+
+    # ------------------------------------------------------------------ log-in security
+
+    def logins(self, limit: int = 50) -> LogIns:
+        """The account's latest log-ins and refused attempts, newest first, and whether a
+        log-in needs an authenticator's code."""
+        return self.call("GET", "/api/v1/account/logins", LogIns, f"limit={limit}")
+
+    def totp_secret(self) -> TotpSecret:
+        """A fresh secret for an authenticator app (signed by a session)."""
+        return self.call("POST", "/api/v1/account/2fa/secret", TotpSecret)
+
+    def enable_totp(self, secret: str, code: str) -> Receipt:
+        """Turn two-factor log-in on with ``secret`` (base32), shown held by a current code."""
+        return self.call(
+            "POST", "/api/v1/account/2fa", Receipt, body={"secret": secret, "code": code}
+        )
+
+    def disable_totp(self, code: str) -> Receipt:
+        return self.call("POST", "/api/v1/account/2fa/off", Receipt, body={"code": code})
 
 
 def _order_path(order_id: int | None, client_order_id: str | None) -> str:

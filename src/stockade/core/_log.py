@@ -12,24 +12,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stockade.core._storage import SavedCheckpoint
+from stockade.core._results import CoreCode, core_error
+from stockade.core._storage import SavedCheckpoint, Storage
 from stockade.errors import LocalProtocolError
 from stockade.exchange import Event, OrderAccepted, OrderAmended, OrderClosed, Trade
 from stockade.keys import Identity
 from stockade.tlog import (
     ED25519,
+    ENTRIES,
+    TILE_WIDTH,
     Checkpoint,
     LogEntry,
     SignedRequest,
+    TileError,
+    TileId,
     TradeEntry,
     Tree,
     Verifier,
+    check_tile_within,
     commit,
+    encode_bundle,
     encode_entry,
+    hash_tile,
     pseudonym,
     salt_for,
     sign_text,
     trade_entry,
+)
+from stockade.wire import (
+    CheckpointRequest,
+    ErrorInfo,
+    SignedCheckpointReply,
+    TileReply,
+    TileRequest,
 )
 
 BLINDING_LABEL = b"stockade/log/blinding/v1"
@@ -127,3 +142,27 @@ class CoreLog:
             raise LogForked(f"refusing to sign size {size} after signing size {last.size}")
         if self.tree.size < last.size or self.tree.root(last.size) != last.root:
             raise LogForked(f"the log no longer holds the tree of size {last.size} it signed")
+
+    # ------------------------------------------------------------------ reads
+
+    def read(
+        self, req: CheckpointRequest | TileRequest
+    ) -> SignedCheckpointReply | TileReply | ErrorInfo | Callable[[Storage], TileReply]:
+        """The last checkpoint, or a tile of its tree (every entry it covers is durable and
+        signed for): hash tiles from memory, entry bundles by a query of storage."""
+        last = self.last
+        if isinstance(req, CheckpointRequest):
+            if last is None:
+                return core_error(CoreCode.NO_CHECKPOINT, "no checkpoint signed yet")
+            return SignedCheckpointReply(last.note)
+        tile = TileId(req.level, req.index, req.width)
+        try:
+            if last is None:
+                raise TileError("no checkpoint signed yet")
+            check_tile_within(tile, last.size)
+        except TileError as exc:
+            return core_error(CoreCode.NO_SUCH_TILE, exc.message, "width")
+        if req.level != ENTRIES:
+            return TileReply(hash_tile(self.tree, tile))
+        start, end = req.index * TILE_WIDTH, req.index * TILE_WIDTH + req.width
+        return lambda storage: TileReply(encode_bundle(list(storage.log_entries(start, end))))

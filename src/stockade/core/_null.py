@@ -19,6 +19,7 @@ from stockade.core._storage import (
     StoredTrade,
 )
 from stockade.exchange import AccountId
+from stockade.wire import LogInRow
 
 
 class MemoryStorage:
@@ -31,6 +32,7 @@ class MemoryStorage:
         self.keys: dict[object, Row] = {}
         self.log: list[bytes] = []
         self.checkpoints: list[SavedCheckpoint] = []
+        self.logins: list[Row] = []
 
     def write_batch(self, batch: list[Applied]) -> None:
         rows = rows_for(batch)
@@ -45,6 +47,7 @@ class MemoryStorage:
         self.trades += [msgspec.convert(t, StoredTrade) for t in rows.trades]
         self.accounts += rows.accounts
         self.keys.update((k["public_key"], k) for k in rows.keys)
+        self.logins += rows.logins
         for row in rows.log:
             if row["idx"] != len(self.log):
                 raise ValueError("log entries must be written in order, without gaps")
@@ -106,6 +109,12 @@ class MemoryStorage:
             and market in (None, t.market)
         ]
         return found[-limit:] if latest else found[:limit]
+
+    def logins_of(self, account: AccountId, limit: int) -> list[LogInRow]:
+        mine = [row for row in self.logins if row["account"] == account][::-1][:limit]
+        return [
+            msgspec.convert({k: r[k] for k in LogInRow.__struct_fields__}, LogInRow) for r in mine
+        ]
 
     def close(self) -> None:
         pass

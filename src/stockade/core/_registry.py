@@ -37,6 +37,8 @@ class Credential(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     username: str
     account: AccountId
     password_hash: str  # argon2id, PHC string form
+    totp_secret: bytes | None = None  # set while two-factor log-in is on
+    totp_step: int = 0  # the last time step whose code was used: no code counts twice
 
 
 class RegistryState(msgspec.Struct, forbid_unknown_fields=True):
@@ -59,6 +61,19 @@ class Registry:
         account = self.create_account(username, seq)
         self.credentials[username] = Credential(username, account, password_hash)
         return account
+
+    def credential_of(self, account: AccountId) -> Credential | None:
+        record = self.accounts.get(account)
+        found = None if record is None else self.credentials.get(record.label)
+        return found if found is not None and found.account == account else None
+
+    def set_totp(self, username: str, secret: bytes | None, step: int) -> None:
+        """Turn two-factor log-in on (a secret) or off (None), or record a used code's step."""
+        credential = self.credentials[username]
+        assert step > credential.totp_step
+        self.credentials[username] = msgspec.structs.replace(
+            credential, totp_secret=secret, totp_step=step
+        )
 
     def create_account(self, label: str, seq: int) -> AccountId:
         account = AccountId(self.next_account)

@@ -21,6 +21,11 @@ class CoreCode(IntEnum):
     TOO_MANY_ATTEMPTS = 6009
     NOT_A_SESSION = 6010  # log-out signed by an API key: revoke API keys through an operator
     BAD_GRANT = 6011  # a stream grant core did not sign, expired, or whose key is no longer live
+    TOTP_REQUIRED = 6012  # the password is right; this account also needs an authenticator code
+    BAD_TOTP = 6013  # a wrong code, or one whose time step was used already
+    TOTP_ALREADY_ON = 6014
+    TOTP_NOT_ON = 6015
+    NO_PASSWORD = 6016  # an account an operator opened: it has no password log-in to protect
 
 
 def core_error(code: CoreCode, message: str, field: str | None = None) -> ErrorInfo:

@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 import msgspec
 
 from stockade.core._registry import AccountRecord, KeyRecord
-from stockade.exchange import Event, OrderAccepted, OrderAmended, OrderClosed, Trade
+from stockade.exchange import AccountId, Event, OrderAccepted, OrderAmended, OrderClosed, Trade
 
 Row = dict[str, int | str | bytes | bool | None]
+
+
+class LogInRecord(msgspec.Struct, frozen=True):
+    """A log-in for the owner's history: opened ``session_key``, or ``refused`` for a reason."""
+
+    account: AccountId
+    refused: str | None
+    client: str
+    session_key: bytes | None
 
 
 class Applied(msgspec.Struct, frozen=True):
@@ -28,6 +37,7 @@ class Applied(msgspec.Struct, frozen=True):
     registry: AccountRecord | KeyRecord | None = None
     log_first: int = 0  # the log index of ``leaves[0]``
     leaves: list[bytes] = msgspec.field(default_factory=list)
+    login: LogInRecord | None = None
 
 
 @dataclass
@@ -40,6 +50,7 @@ class Rows:
     accounts: list[Row] = field(default_factory=list)
     keys: list[Row] = field(default_factory=list)  # inserted, or revoked_seq updated
     log: list[Row] = field(default_factory=list)
+    logins: list[Row] = field(default_factory=list)
 
 
 def rows_for(batch: list[Applied]) -> Rows:
@@ -49,11 +60,26 @@ def rows_for(batch: list[Applied]) -> Rows:
         for event in applied.events:
             _add_event(rows, applied, event)
         _add_registry(rows, applied.registry)
+        if applied.login is not None:
+            rows.logins.append(_login_row(applied))
         rows.log += [
             {"idx": applied.log_first + i, "seq": applied.seq, "data": leaf}
             for i, leaf in enumerate(applied.leaves)
         ]
     return rows
+
+
+def _login_row(applied: Applied) -> Row:
+    login = applied.login
+    assert login is not None
+    return {
+        "seq": applied.seq,
+        "ts": applied.ts,
+        "account": login.account,
+        "refused": login.refused,
+        "client": login.client,
+        "session_key": login.session_key,
+    }
 
 
 def _add_event(rows: Rows, applied: Applied, event: Event) -> None:

@@ -6,7 +6,8 @@ the journal after the latest one. The other tables are derived from the events o
 commands, written in the same transaction as their journal rows, and exist for queries: they are
 never read to rebuild state. ``log_entries`` is the transparency log, written with the journal
 rows that produced it; ``checkpoints`` are the log's signed statements, each saved before it is
-served. Alembic migrations in ``migrations/`` create exactly this schema.
+served. ``logins`` is each account's log-in history: sessions opened and attempts refused.
+Alembic migrations in ``migrations/`` create exactly this schema.
 """
 
 from __future__ import annotations
@@ -121,5 +122,17 @@ checkpoints = Table(
     Column("note", LargeBinary, nullable=False),  # the signed note, as served
 )
 
+logins = Table(
+    "logins",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("account", BigInteger, nullable=False),
+    Column("refused", String(16), nullable=True),  # None: a session opened
+    Column("client", String(200), nullable=False),
+    Column("session_key", LargeBinary, nullable=True),
+    Index("logins_by_account", "account", "seq"),
+)
+
 #: Bumped by each migration; checked at start so a core never runs on a schema it does not know.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"

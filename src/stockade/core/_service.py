@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 import msgspec
 
+from stockade.core._accounts import account_read
 from stockade.core._grants import grant_problem, make_grant
 from stockade.core._log import CoreLog, Logged
 from stockade.core._people import People, PersonChange, Work
 from stockade.core._registry import AccountRecord, KeyRecord, Registry, RegistryState
 from stockade.core._results import CoreCode, core_error
-from stockade.core._rows import Applied
+from stockade.core._rows import Applied, LogInRecord
 from stockade.core._storage import JournalRecord, Snapshot, Storage
 from stockade.core._views import open_info, private_view, public_trades, stored_order, trades_of
 from stockade.errors import LocalProtocolError
@@ -51,21 +52,13 @@ from stockade.exchange import (
 )
 from stockade.keys import BadSignature, Identity, PublicKey
 from stockade.tlog import (
-    ENTRIES,
-    TILE_WIDTH,
     AccountOpened,
     DepositCredited,
     KeyAdded,
     KeyRemoved,
     LogEntry,
-    TileError,
-    TileId,
-    check_tile_within,
-    encode_bundle,
-    hash_tile,
 )
 from stockade.wire import (
-    MAX_LIST,
     MAX_REQUEST,
     UNADDRESSED,
     WINDOW_MS,
@@ -84,15 +77,17 @@ from stockade.wire import (
     CreateAccountRequest,
     CreateUser,
     CreditRequest,
+    DisableTotpRequest,
+    EnableTotpRequest,
     Envelope,
     ErrorInfo,
     GrantedRead,
-    KeyRow,
-    Keys,
     KeysRequest,
     ListAssetRequest,
     ListMarketRequest,
+    LogInRefused,
     LogInRequest,
+    LogInsRequest,
     LogOutRequest,
     LogRef,
     MarketInfo,
@@ -119,13 +114,12 @@ from stockade.wire import (
     Role,
     SessionOpened,
     SetMarketStatusRequest,
-    SignedCheckpointReply,
     SignUpRequest,
     Status,
     StatusRequest,
     StreamGrantRequest,
-    TileReply,
     TileRequest,
+    TotpSecretRequest,
     UnexpectedMessage,
     WireError,
     authorize,
@@ -467,9 +461,12 @@ class Core:
             case (
                 CreateUser()
                 | OpenSession()
+                | LogInRefused()
                 | LogOutRequest()
                 | AddKeyRequest()
                 | RevokeOwnKeyRequest()
+                | EnableTotpRequest()
+                | DisableTotpRequest()
             ):
                 return self._apply_people(env, data, message, account, seq, ts)
         return self._read(env, message, account, ts)
@@ -514,6 +511,11 @@ class Core:
         if isinstance(changed, ErrorInfo):
             return Outcome(env.sender, env.nonce, changed, wait=True)
         record, key, core_key = changed.record, changed.key, self.identity.public.raw
+        if record is None:  # journaled, but nothing the log shows
+            self.seq, self.last_ts = seq, ts
+            applied = Applied(seq, ts, data, [], login=changed.login)
+            answer = changed.refusal or Receipt(seq, ts, [], None, None)
+            return Outcome(env.sender, env.nonce, answer, applied, wait=True)
         user = self.log.pseudonym(record.account)
 
         def entry(c: bytes) -> AccountOpened | KeyAdded | KeyRemoved:
@@ -533,7 +535,7 @@ class Core:
                 return SessionOpened(seq, ts, record.account, message.expires_ms, log)
             return Receipt(seq, ts, [], None, log)
 
-        return self._committed(env, data, seq, ts, record, entry, reply)
+        return self._committed(env, data, seq, ts, record, entry, reply, changed.login)
 
     def _committed(
         self,
@@ -544,12 +546,13 @@ class Core:
         record: AccountRecord | KeyRecord,
         entry: Callable[[bytes], LogEntry],
         reply: Callable[[LogRef], ReplyBody],
+        login: LogInRecord | None = None,
     ) -> Outcome:
         """Apply an account change already made to the registry: the log commits to the
         command's frame, and the reply names the entry."""
         self.seq, self.last_ts = seq, ts
         logged = self.log.committed(seq, data, entry)
-        applied = Applied(seq, ts, data, [], record, logged.first, logged.leaves)
+        applied = Applied(seq, ts, data, [], record, logged.first, logged.leaves, login)
         return Outcome(env.sender, env.nonce, reply(_log_ref(logged)), applied, wait=True)
 
     def _apply_engine(
@@ -655,14 +658,21 @@ class Core:
                         s, account, req.market, req.after_trade_id, req.limit, req.latest
                     ),
                 )
-            case BookRequest() | MarketsRequest() | PublicTradesRequest():
-                return self._market_read(env, message)
-            case PingRequest():
-                return answer(Pong(now_ms, self.seq))
-            case CheckpointRequest() | TileRequest():
-                return self._log_read(env, message)
-            case KeysRequest():
-                return answer(_keys_of(self.registry, account, now_ms))
+            case (
+                BookRequest()
+                | MarketsRequest()
+                | PublicTradesRequest()
+                | PingRequest()
+                | CheckpointRequest()
+                | TileRequest()
+            ):
+                return self._public_read(env, message, now_ms)
+            case KeysRequest() | TotpSecretRequest() | LogInsRequest():
+                issuer = self.log.origin.split("/")[0]
+                found = account_read(self.registry, message, account, env.sender, now_ms, issuer)
+                if isinstance(found, ReplyBody | ErrorInfo):
+                    return answer(found)
+                return Outcome(env.sender, env.nonce, wait=True, query=found)
             case StreamGrantRequest():
                 pseudonym = self.log.pseudonym(account)
                 return answer(
@@ -690,6 +700,27 @@ class Core:
             return Outcome(env.sender, env.nonce, core_error(CoreCode.BAD_GRANT, problem, "grant"))
         return self._read(env, message.read, AccountId(grant.account), now_ms)
 
+    def _public_read(
+        self,
+        env: Envelope,
+        message: BookRequest
+        | MarketsRequest
+        | PublicTradesRequest
+        | PingRequest
+        | CheckpointRequest
+        | TileRequest,
+        now_ms: int,
+    ) -> Outcome:
+        """What anyone may read: the time, the markets, the log."""
+        if isinstance(message, PingRequest):
+            return Outcome(env.sender, env.nonce, Pong(now_ms, self.seq), wait=True)
+        if isinstance(message, CheckpointRequest | TileRequest):
+            found = self.log.read(message)
+            if isinstance(found, ReplyBody | ErrorInfo):
+                return Outcome(env.sender, env.nonce, found, wait=True)
+            return Outcome(env.sender, env.nonce, wait=True, query=found)
+        return self._market_read(env, message)
+
     def _market_read(
         self, env: Envelope, message: BookRequest | MarketsRequest | PublicTradesRequest
     ) -> Outcome:
@@ -713,40 +744,6 @@ class Core:
             body = Book(message.market, self.seq, bids, asks)
         return Outcome(env.sender, env.nonce, body, wait=True)
 
-    def _log_read(self, env: Envelope, req: CheckpointRequest | TileRequest) -> Outcome:
-        if isinstance(req, TileRequest):
-            return self._tile(env, req)
-        last = self.log.last
-        body: ReplyBody | ErrorInfo = (
-            SignedCheckpointReply(last.note)
-            if last
-            else core_error(CoreCode.NO_CHECKPOINT, "no checkpoint signed yet")
-        )
-        return Outcome(env.sender, env.nonce, body, wait=True)
-
-    def _tile(self, env: Envelope, req: TileRequest) -> Outcome:
-        """A tile of the last checkpointed tree: every entry it covers is durable and signed for.
-        Hash tiles come from memory; entry bundles from storage."""
-        last = self.log.last
-        tile = TileId(req.level, req.index, req.width)
-        try:
-            if last is None:
-                raise TileError("no checkpoint signed yet")
-            check_tile_within(tile, last.size)
-        except TileError as exc:
-            error = core_error(CoreCode.NO_SUCH_TILE, exc.message, "width")
-            return Outcome(env.sender, env.nonce, error, wait=True)
-        if req.level != ENTRIES:
-            body = TileReply(hash_tile(self.log.tree, tile))
-            return Outcome(env.sender, env.nonce, body, wait=True)
-        start = req.index * TILE_WIDTH
-        return Outcome(
-            env.sender,
-            env.nonce,
-            wait=True,
-            query=lambda s: TileReply(encode_bundle(list(s.log_entries(start, start + req.width)))),
-        )
-
     def _find_order(self, env: Envelope, account: AccountId, req: OrderRequest) -> Outcome:
         engine = self.engine
         oid = req.order_id
@@ -769,22 +766,3 @@ def _log_ref(logged: Logged) -> LogRef:
 
 def _snapshot_message(seq: int, state_hash: bytes) -> bytes:
     return seq.to_bytes(8, "big") + state_hash
-
-
-def _keys_of(registry: Registry, account: AccountId, now_ms: int) -> Keys:
-    """The account's API keys and sessions, newest last."""
-    mine = sorted(
-        (k for k in registry.keys.values() if k.account == account), key=lambda k: k.created_seq
-    )
-    rows = [
-        KeyRow(
-            k.public_key,
-            k.label,
-            k.created_seq,
-            k.expires_ms is not None,
-            k.expires_ms,
-            k.live(now_ms),
-        )
-        for k in mine[-MAX_LIST:]
-    ]
-    return Keys(rows)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from stockade.core import _schema as t
 from stockade.core._rows import Applied, Row, rows_for
 from stockade.exchange import AccountId, CloseReason, OrderId, Side, TimeInForce
+from stockade.wire import LogInRow
 
 MIGRATIONS = Path(__file__).parent.joinpath("migrations")
 #: Journal rows fetched per round trip when replaying: large enough to amortize the query,
@@ -123,6 +124,10 @@ class Storage(Protocol):
         first ``limit`` of them, or with ``latest`` the last ``limit``."""
         ...
 
+    def logins_of(self, account: AccountId, limit: int) -> list[LogInRow]:
+        """An account's latest ``limit`` log-ins and refused attempts, newest first."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -178,6 +183,7 @@ class _Statements:
         self.log = self._insert("log_entries", [c.name for c in t.log_entries.columns], mark)
         self.orders = self._insert("orders", [c.name for c in t.orders.columns], mark)
         self.trades = self._insert("trades", [c.name for c in t.trades.columns], mark)
+        self.logins = self._insert("logins", [c.name for c in t.logins.columns], mark)
         self.amend = self._update(["price", "qty", "remaining", "updated_seq"], mark)
         self.close = self._update(["remaining", "open", "close_reason", "updated_seq"], mark)
 
@@ -199,7 +205,7 @@ def _execute_many(conn: Connection, statement: tuple[str, list[str]], rows: list
         conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
 
 
-_S = TypeVar("_S", StoredOrder, StoredTrade)
+_S = TypeVar("_S", StoredOrder, StoredTrade, LogInRow)
 
 
 def _record(row: sa.Row[tuple[object, ...]], kind: type[_S]) -> _S:
@@ -225,6 +231,7 @@ class SqlStorage:
             _execute_many(conn, sql.log, rows.log)
             _execute_many(conn, sql.orders, list(rows.order_inserts.values()))
             _execute_many(conn, sql.trades, rows.trades)
+            _execute_many(conn, sql.logins, rows.logins)
             if rows.accounts:
                 conn.execute(t.accounts.insert(), rows.accounts)
             for key in rows.keys:
@@ -346,6 +353,18 @@ class SqlStorage:
             rows = self._conn.execute(query.order_by(order).limit(limit)).all()
         found = [_record(r, StoredTrade) for r in rows]
         return found[::-1] if latest else found
+
+    def logins_of(self, account: AccountId, limit: int) -> list[LogInRow]:
+        c = t.logins.c
+        query = (
+            sa.select(*(c[name] for name in LogInRow.__struct_fields__))
+            .where(c.account == account)
+            .order_by(c.seq.desc())
+            .limit(limit)
+        )
+        with self._conn.begin():
+            rows: list[sa.Row[tuple[object, ...]]] = list(self._conn.execute(query).all())
+        return [_record(r, LogInRow) for r in rows]
 
     def close(self) -> None:
         self._conn.close()

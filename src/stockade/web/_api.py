@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from stockade.httpkit import BodyTooLarge, read_body, response
 from stockade.keys import Identity, generate
-from stockade.web._bodies import LogInBody, SignUpBody
+from stockade.web._bodies import LogInBody, SignUpBody, totp_offer
 from stockade.web._corelink import CoreAnswer, CoreLink, CoreUnavailable
 from stockade.web._openapi import openapi
 from stockade.wire import (
@@ -47,6 +47,7 @@ from stockade.wire import (
     NonceSource,
     PublicTradesRequest,
     SignUpRequest,
+    TotpSecret,
     http_envelope,
     seal,
 )
@@ -138,13 +139,25 @@ def refuse_route(status: int, name: str, message: str, headers: dict[str, str]) 
 def _answer(answer: CoreAnswer, requester: bytes | None = None) -> Response:
     """Core's answer as JSON; to a signed request, with core's signed envelope when core
     addressed it to the requester (a refusal before authentication is addressed to no one)."""
-    reply = answer.reply
-    response = (
-        error_response(reply.error) if reply.error is not None else json_response(plain(reply.body))
-    )
+    reply, body = answer.reply, answer.reply.body
+    if isinstance(body, TotpSecret):  # the app scans it: a QR code of the URI comes with it
+        response = json_response(totp_offer(body.secret, body.uri))
+    elif reply.error is not None:
+        response = error_response(reply.error)
+    else:
+        response = json_response(plain(body))
     if requester is not None and answer.recipient == requester:
         response.headers[SIGNED_REPLY] = base64.b64encode(answer.envelope).decode()
     return response
+
+
+def client_note(request: Request) -> str:
+    """Where a log-in came from, for its owner's history: the peer's address and the browser's
+    name, in printable ASCII, at most 200 characters (core refuses anything else)."""
+    peer = request.client.host if request.client else "?"
+    agent = request.headers.get("user-agent", "")
+    text = f"{peer} {agent}".strip()
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:200]
 
 
 class _BadHeaders(Exception):
@@ -248,6 +261,9 @@ class Api:
             Route("/api/v1/keys", self.signed, methods=["GET", "POST"]),
             Route("/api/v1/keys/{key}", self.signed, methods=["DELETE"]),
             Route("/api/v1/stream/grant", self.signed, methods=["POST"]),
+            Route("/api/v1/account/logins", self.signed, methods=["GET"]),
+            Route("/api/v1/account/2fa", self.signed, methods=["POST"]),
+            Route("/api/v1/account/2fa/{action}", self.signed, methods=["POST"]),
         ]
 
     # ------------------------------------------------------------------ public
@@ -313,7 +329,7 @@ class Api:
             key = b""
         if len(key) != 32:
             return refuse(400, "Malformed", "session_key is 32 bytes in hex", "session_key")
-        message = LogInRequest(body.username, body.password, key)
+        message = LogInRequest(body.username, body.password, key, body.totp, client_note(request))
         return await self._public(message, self.auth_link)
 
     async def ask(self, message: WireRequest, link: CoreLink | None = None) -> CoreAnswer:

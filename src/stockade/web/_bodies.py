@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
+import segno
 
 from stockade.audit import MAX_CANDLES, Candle, Ticker
 
@@ -19,11 +20,13 @@ class SignUpBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class LogInBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``session_key``: the hex public key of the Ed25519 key pair the browser made for this
-    session (non-extractable: only this origin's scripts can ever sign with it)."""
+    session (non-extractable: only this origin's scripts can ever sign with it); ``totp``, a
+    code from the account's authenticator app once it has turned two-factor log-in on."""
 
     username: str
     password: str
     session_key: str
+    totp: str | None = None  # the authenticator's code, once two-factor log-in is on
 
 
 class CandlesQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -44,3 +47,19 @@ class CandlePage(msgspec.Struct, frozen=True):
 
 class Tickers(msgspec.Struct, frozen=True):
     tickers: list[Ticker]
+
+
+class TotpOffer(msgspec.Struct, frozen=True):
+    """A fresh two-factor secret: base32 for typing in, the ``otpauth://`` URI, and the URI as
+    a QR code's modules (with its quiet zone), one string of 0s and 1s per row, for an app to
+    scan."""
+
+    secret: str
+    uri: str
+    qr: list[str]
+
+
+def totp_offer(secret: str, uri: str) -> TotpOffer:
+    code = segno.make(uri, error="m")
+    rows = ["".join("1" if dark else "0" for dark in row) for row in code.matrix_iter(border=4)]
+    return TotpOffer(secret, uri, rows)

@@ -16,7 +16,7 @@ import msgspec
 
 from stockade.audit import INTERVALS, MAX_CANDLES, Ticker
 from stockade.exchange import EVENT_TAGS, CloseReason, MarketStatus, SelfTrade, Side, TimeInForce
-from stockade.web._bodies import CandlePage, LogInBody, SignUpBody, Tickers
+from stockade.web._bodies import CandlePage, LogInBody, SignUpBody, Tickers, TotpOffer
 from stockade.wire import (
     HEADERS,
     SIGNED_REPLY,
@@ -29,6 +29,7 @@ from stockade.wire import (
     ErrorInfo,
     KeyBody,
     Keys,
+    LogIns,
     Markets,
     OrderBody,
     OrderInfo,
@@ -37,6 +38,7 @@ from stockade.wire import (
     Receipt,
     SessionOpened,
     StreamGrant,
+    TotpBody,
     Trades,
 )
 
@@ -75,6 +77,7 @@ _BODIES: Final = (
     LogInBody,
     KeyBody,
     Keys,
+    LogIns,
     AccountCreated,
     SessionOpened,
     Receipt,
@@ -89,6 +92,9 @@ _BODIES: Final = (
     Tickers,
     CandlePage,
     StreamGrant,
+    TotpBody,
+    TotpOffer,
+    LogIns,
     _Error,
     _Time,
     _Site,
@@ -323,6 +329,32 @@ def _paths() -> Json:
             "post": _signed(
                 "A grant for the stream's private channels (orders, fills, balances), for minutes",
                 StreamGrant,
+            )
+        },
+        "/api/v1/account/logins": {
+            "get": _signed(
+                "My latest log-ins and refused log-in attempts, newest first",
+                LogIns,
+                (_param("limit", "query", _int(1, 1000), False),),
+            )
+        },
+        "/api/v1/account/2fa/secret": {
+            "post": _signed(
+                "A fresh two-factor secret and its QR code (sign with a session)", TotpOffer
+            )
+        },
+        "/api/v1/account/2fa": {
+            "post": _signed(
+                "Turn two-factor log-in on: the secret and a code from it (sign with a session)",
+                Receipt,
+                body=TotpBody,
+            )
+        },
+        "/api/v1/account/2fa/off": {
+            "post": _signed(
+                "Turn two-factor log-in off with a current code (sign with a session)",
+                Receipt,
+                body=TotpBody,
             )
         },
         "/api/v1/keys": {

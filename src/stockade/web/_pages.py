@@ -79,6 +79,7 @@ class Pages:
             Route("/signup", self.signup, methods=["GET"]),
             Route("/account", self.account, methods=["GET"]),
             Route("/keys", self.keys, methods=["GET"]),
+            Route("/security", self.security, methods=["GET"]),
             Route("/static/{name}", self.static_file, methods=["GET"]),
         ]
 
@@ -151,6 +152,9 @@ class Pages:
 
     async def keys(self, request: Request) -> Response:
         return self._render(request, "keys.html")
+
+    async def security(self, request: Request) -> Response:
+        return self._render(request, "security.html")
 
     async def static_file(self, request: Request) -> Response:
         found = self.static.get(request.path_params["name"])

@@ -21,6 +21,7 @@ the field) or ``UnknownRoute``. Amounts are JSON integers in minor units, as on 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Annotated, Final, Literal, TypeVar
 
@@ -36,8 +37,11 @@ from stockade.wire._messages import (
     CancelAllRequest,
     CancelOrderRequest,
     ClientOrderId,
+    DisableTotpRequest,
+    EnableTotpRequest,
     KeysRequest,
     Label,
+    LogInsRequest,
     LogOutRequest,
     MarketName,
     Message,
@@ -47,6 +51,8 @@ from stockade.wire._messages import (
     PlaceOrderRequest,
     RevokeOwnKeyRequest,
     StreamGrantRequest,
+    TotpCode,
+    TotpSecretRequest,
 )
 
 HTTP_DOMAIN: Final = b"stockade/http/v1\x00"
@@ -119,6 +125,14 @@ class KeyBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     label: Label
 
 
+class TotpBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/v1/account/2fa``: the secret of ``POST .../2fa/secret`` (base32), and a code
+    an authenticator made from it. ``POST .../2fa/off`` takes only ``code``."""
+
+    code: TotpCode
+    secret: Annotated[str, msgspec.Meta(pattern=r"^[A-Z2-7]{32}\Z")] | None = None
+
+
 class AmendBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``PATCH /api/v1/orders/{id}``: the order's new remaining quantity and price."""
 
@@ -129,6 +143,7 @@ class AmendBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 _order_body = msgspec.json.Decoder(OrderBody)
 _amend_body = msgspec.json.Decoder(AmendBody)
 _key_body = msgspec.json.Decoder(KeyBody)
+_totp_body = msgspec.json.Decoder(TotpBody)
 _message: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 _encoder = msgspec.msgpack.Encoder()
 
@@ -207,6 +222,7 @@ _PARAMS: Final[dict[tuple[str, tuple[str, ...]], frozenset[str]]] = {
     ("DELETE", ("orders",)): _MARKET,
     ("GET", ("open-orders",)): _MARKET,
     ("GET", ("my-trades",)): _TRADES,
+    ("GET", ("account", "logins")): frozenset({"limit"}),
 }
 
 
@@ -261,8 +277,27 @@ def _account(
     return None
 
 
+def _security(
+    request: HttpRequest, parts: tuple[str, ...], params: dict[str, str]
+) -> Message | None:
+    """How the account's owner logs in: two-factor log-in, and the log-in history."""
+    match request.method, parts:
+        case "GET", ("account", "logins"):
+            return LogInsRequest(_integer(params, "limit", 50))
+        case "POST", ("account", "2fa", "secret"):
+            return TotpSecretRequest()
+        case "POST", ("account", "2fa"):
+            totp = _json(_totp_body, request.body)
+            if totp.secret is None:
+                raise Malformed("turning two-factor log-in on needs its secret", field="secret")
+            return EnableTotpRequest(base64.b32decode(totp.secret), totp.code)
+        case "POST", ("account", "2fa", "off"):
+            return DisableTotpRequest(_json(_totp_body, request.body).code)
+    return None
+
+
 def _translate(request: HttpRequest, parts: tuple[str, ...], params: dict[str, str]) -> Message:
-    route = _orders if parts[0] == "orders" else _account
+    route = {"orders": _orders, "account": _security}.get(parts[0], _account)
     message = route(request, parts, params)
     if message is None:
         raise UnknownRoute(f"no signed endpoint {request.method} {request.path[:64]}")
@@ -270,10 +305,10 @@ def _translate(request: HttpRequest, parts: tuple[str, ...], params: dict[str, s
 
 
 def _takes_body(method: str, parts: tuple[str, ...]) -> bool:
-    """Only placing an order (POST /orders), amending one (PATCH /orders/{id}) and adding an API
-    key (POST /keys) send JSON."""
+    """Only placing an order (POST /orders), amending one (PATCH /orders/{id}), adding an API
+    key (POST /keys) and turning two-factor log-in on or off send JSON."""
     if method == "POST":
-        return parts in (("orders",), ("keys",))
+        return parts in (("orders",), ("keys",), ("account", "2fa"), ("account", "2fa", "off"))
     return method == "PATCH" and len(parts) == 2 and parts[0] == "orders"
 
 

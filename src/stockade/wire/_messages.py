@@ -8,7 +8,7 @@ for its own user. Replies carry a tag of 100 or more.
 
 from __future__ import annotations
 
-from typing import Annotated, get_args
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
@@ -48,6 +48,13 @@ Username = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{2,31}\Z")]
 Password = Annotated[str, msgspec.Meta(min_length=10, max_length=128)]
 #: An argon2id hash in its PHC string form ($argon2id$v=19$m=...,t=...,p=...$salt$hash).
 PasswordHash = Annotated[str, msgspec.Meta(pattern=r"^\$argon2id\$[A-Za-z0-9$=,+/.]{20,200}\Z")]
+#: A code from an authenticator app (RFC 6238: six digits, 30-second steps).
+TotpCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}\Z")]
+#: A TOTP shared secret: 160 bits, as RFC 4226 recommends.
+TotpKey = Annotated[bytes, msgspec.Meta(min_length=20, max_length=20)]
+#: Where a log-in came from, as web saw it (address and browser), printable ASCII: shown to the
+#: account's owner in its log-in history, never trusted for anything.
+ClientNote = Annotated[str, msgspec.Meta(pattern=r"^[ -~]{0,200}\Z")]
 
 
 class _Msg(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="t"):
@@ -145,6 +152,8 @@ class LogInRequest(_Msg, frozen=True, tag=31):
     username: Username
     password: Password
     session_key: Key32
+    totp: TotpCode | None = None  # needed once the account has turned on two-factor log-in
+    client: ClientNote = ""
 
 
 class LogOutRequest(_Msg, frozen=True, tag=32):
@@ -167,6 +176,32 @@ class RevokeOwnKeyRequest(_Msg, frozen=True, tag=35):
     """End one of the account's API keys or sessions (signed by a session of the account)."""
 
     public_key: Key32
+
+
+class TotpSecretRequest(_Msg, frozen=True, tag=37):
+    """A fresh secret for an authenticator app (signed by a session). Nothing changes until an
+    ``EnableTotpRequest`` shows a code made from it."""
+
+
+class EnableTotpRequest(_Msg, frozen=True, tag=38):
+    """Turn on two-factor log-in with ``secret``, proved held by an authenticator by ``code``
+    (signed by a session). From then on a log-in needs a current code as well as the password."""
+
+    secret: TotpKey
+    code: TotpCode
+
+
+class DisableTotpRequest(_Msg, frozen=True, tag=39):
+    """Turn two-factor log-in off, with a current code (signed by a session). Without the
+    authenticator only an operator quorum can reset it."""
+
+    code: TotpCode
+
+
+class LogInsRequest(_Msg, frozen=True, tag=16):
+    """The account's latest log-ins and refused log-in attempts, newest first."""
+
+    limit: Limit = 50
 
 
 class StreamGrantRequest(_Msg, frozen=True, tag=36):
@@ -218,6 +253,22 @@ class OpenSession(_Msg, frozen=True, tag=41):
     username: Username
     session_key: Key32
     expires_ms: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+    totp_step: Seq | None = None  # the time step of the code it took, which no log-in may reuse
+    client: ClientNote = ""
+
+
+#: Why core refused a log-in whose username exists (a refusal is journaled, for the owner's
+#: log-in history): a wrong password, a missing or a wrong code.
+RefusedBecause = Literal["password", "code_missing", "code"]
+
+
+class LogInRefused(_Msg, frozen=True, tag=42):
+    """Core's own command, once a log-in for an existing username failed its checks: what the
+    journal keeps, so that the owner sees the attempt in their log-in history."""
+
+    username: Username
+    reason: RefusedBecause
+    client: ClientNote = ""
 
 
 # ---------------------------------------------------------------- public requests
@@ -443,6 +494,30 @@ class SessionOpened(_Msg, frozen=True, tag=114):
     log: LogRef | None = None
 
 
+class TotpSecret(_Msg, frozen=True, tag=118):
+    """A secret for an authenticator app: ``secret`` in base32, and the ``otpauth://`` URI an
+    app scans from a QR code."""
+
+    secret: Annotated[str, msgspec.Meta(pattern=r"^[A-Z2-7]{32}\Z")]
+    uri: Annotated[str, msgspec.Meta(max_length=300)]
+
+
+class LogInRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One log-in (``refused`` is None) or refused attempt; ``session_key`` of the session a
+    log-in opened."""
+
+    seq: Seq
+    ts: int
+    refused: RefusedBecause | None
+    client: ClientNote
+    session_key: Key32 | None
+
+
+class LogIns(_Msg, frozen=True, tag=119):
+    two_factor: bool  # whether a log-in needs an authenticator's code
+    logins: Annotated[list[LogInRow], msgspec.Meta(max_length=MAX_LIST)]
+
+
 class KeyRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     public_key: Key32
     label: Label
@@ -481,6 +556,8 @@ ReplyBody = (
     | Keys
     | PublicTrades
     | StreamGrant
+    | TotpSecret
+    | LogIns
 )
 
 
@@ -524,6 +601,10 @@ UserRequest = (
     | KeysRequest
     | RevokeOwnKeyRequest
     | StreamGrantRequest
+    | TotpSecretRequest
+    | EnableTotpRequest
+    | DisableTotpRequest
+    | LogInsRequest
 )
 PublicRequest = (
     BookRequest
@@ -537,7 +618,7 @@ PublicRequest = (
     | GrantedRead
 )
 #: What core sends itself once work done off its event loop (a password hash) is ready.
-CoreCommand = CreateUser | OpenSession
+CoreCommand = CreateUser | OpenSession | LogInRefused
 OperatorRequest = (
     CreateAccountRequest
     | RegisterKeyRequest

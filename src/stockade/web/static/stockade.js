@@ -143,10 +143,12 @@ async function showWho() {
 
 // ---------------------------------------------------------------- sign up and log in
 
-async function logIn(username, password) {
+async function logIn(username, password, totp) {
   const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
   const publicHex = hex(new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey)));
-  const answer = await postJson("/api/v1/auth/login", { username, password, session_key: publicHex });
+  const body = { username, password, session_key: publicHex };
+  if (totp) body.totp = totp;
+  const answer = await postJson("/api/v1/auth/login", body);
   if (!answer.ok) return answer;
   await sessionStore("put", {
     privateKey: keys.privateKey,
@@ -170,8 +172,13 @@ function initAuth() {
       const created = await postJson("/api/v1/auth/signup", { username, password });
       if (!created.ok) { error.textContent = describe(created.value); return; }
     }
-    const answer = await logIn(username, password);
-    if (!answer.ok) { error.textContent = describe(answer.value); return; }
+    const code = form.totp ? form.totp.value.trim() : "";
+    const answer = await logIn(username, password, code);
+    if (!answer.ok) {
+      error.textContent = describe(answer.value);
+      if (form.totp && answer.value.error && answer.value.error.field === "totp") form.totp.focus();
+      return;
+    }
     location.assign("/");
   });
 }
@@ -527,6 +534,82 @@ function initKeys(session) {
   refresh();
 }
 
+// ---------------------------------------------------------------- security
+
+// A QR code's modules, one string of 0s and 1s per row (quiet zone included), drawn dark on light.
+function drawQr(canvas, rows) {
+  const scale = Math.max(1, Math.floor(canvas.width / rows.length));
+  canvas.width = canvas.height = scale * rows.length;
+  const g = canvas.getContext("2d");
+  g.fillStyle = "#fff";
+  g.fillRect(0, 0, canvas.width, canvas.height);
+  g.fillStyle = "#000";
+  rows.forEach((row, y) => [...row].forEach((dark, x) => {
+    if (dark === "1") g.fillRect(x * scale, y * scale, scale, scale);
+  }));
+}
+
+const REFUSED = { password: "wrong password", code_missing: "right password, code missing", code: "right password, wrong code" };
+
+function initSecurity(session) {
+  if (!session) return;
+  document.getElementById("security-needs-login").hidden = true;
+  document.getElementById("private").hidden = false;
+  const news = document.getElementById("totp-news");
+  let offer = null;
+
+  async function refresh() {
+    const answer = await signedFetch("GET", "/api/v1/account/logins", "limit=50");
+    if (!answer.ok) { news.textContent = describe(answer.value); return; }
+    const on = answer.value.two_factor;
+    document.getElementById("totp-state").textContent = on ? "on" : "off";
+    document.getElementById("totp-off").hidden = on;
+    document.getElementById("totp-off-form").hidden = !on;
+    const body = document.getElementById("logins");
+    body.replaceChildren();
+    for (const login of answer.value.logins) {
+      const row = body.insertRow();
+      row.dataset.refused = login.refused || "";
+      cell(row, new Date(login.ts).toLocaleString());
+      cell(row, login.refused ? REFUSED[login.refused] : "logged in", login.refused ? "refused" : "");
+      cell(row, login.client);
+      const key = login.session_key ? hex(Uint8Array.from(atob(login.session_key), (c) => c.charCodeAt(0))) : "";
+      cell(row, key ? key.slice(0, 16) + "\u2026" + (key === session.public_hex ? " (this browser)" : "") : "");
+    }
+  }
+
+  document.getElementById("totp-start").addEventListener("click", async () => {
+    const answer = await signedFetch("POST", "/api/v1/account/2fa/secret");
+    if (!answer.ok) { news.textContent = describe(answer.value); return; }
+    offer = answer.value;
+    document.getElementById("totp-secret").textContent = offer.secret;
+    drawQr(document.getElementById("totp-qr"), offer.qr);
+    document.getElementById("totp-setup").hidden = false;
+    document.getElementById("totp-on-code").focus();
+  });
+
+  async function change(path, body, done) {
+    const answer = await signedFetch("POST", path, "", body);
+    news.textContent = answer.ok ? done : describe(answer.value);
+    if (answer.ok) { offer = null; document.getElementById("totp-setup").hidden = true; }
+    await refresh();
+  }
+
+  document.getElementById("totp-on-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const code = event.target.code.value.trim();
+    event.target.code.value = "";
+    await change("/api/v1/account/2fa", { secret: offer.secret, code }, "Two-factor log-in is on.");
+  });
+  document.getElementById("totp-off-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const code = event.target.code.value.trim();
+    event.target.code.value = "";
+    await change("/api/v1/account/2fa/off", { code }, "Two-factor log-in is off.");
+  });
+  refresh();
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
   const session = await showWho();
   const page = document.body.dataset.page;
@@ -534,5 +617,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (page === "market") initMarket(session);
   if (page === "account") initAccount(session);
   if (page === "keys") initKeys(session);
+  if (page === "security") initSecurity(session);
   document.body.dataset.ready = "1";
 });
