@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from stockade.core import JournalRecord
 from stockade.core._null import MemoryStorage
-from stockade.core._people import MAX_FAILURES
+from stockade.core._people import MAX_FAILURES, RECORDED_REFUSALS_PER_MINUTE
 from stockade.core._totp import STEP_MS, matching_step
 from stockade.keys import Identity
 from stockade.wire import (
@@ -63,8 +63,7 @@ def turned_on(h: CoreHarness, name: str) -> tuple[Identity, str]:
     assert isinstance(offer, TotpSecret)
     assert offer.uri.startswith("otpauth://totp/")
     assert f"secret={offer.secret}" in offer.uri
-    secret = base64.b32decode(offer.secret)
-    enabled = h.ok(first, EnableTotpRequest(secret, code_at(offer.secret, h.now_ms)))
+    enabled = h.ok(first, EnableTotpRequest(code_at(offer.secret, h.now_ms)))
     assert isinstance(enabled, Receipt)
     h.now_ms += STEP_MS  # the code that turned it on is spent: move to the next step
     return first, offer.secret
@@ -115,11 +114,13 @@ def test_a_refused_attempt_does_not_open_a_session(h: CoreHarness) -> None:
 def test_only_a_session_with_a_current_code_turns_it_off(h: CoreHarness) -> None:
     first, secret = turned_on(h, "vera")
     api_key = fixed_identity("vera-api")
-    h.ok(first, AddKeyRequest(api_key.public.raw, "bot"))
+    h.ok(first, AddKeyRequest(api_key.public.raw, "bot", code_at(secret, h.now_ms)))
+    h.now_ms += STEP_MS
     code = code_at(secret, h.now_ms)
     assert h.error(api_key, DisableTotpRequest(code)).name == "NOT_A_SESSION"
     assert h.error(api_key, TotpSecretRequest()).name == "NOT_A_SESSION"
-    assert h.error(first, EnableTotpRequest(bytes(20), code)).name == "TOTP_ALREADY_ON"
+    assert h.error(first, EnableTotpRequest(code)).name == "TOTP_ALREADY_ON"
+    assert h.error(first, TotpSecretRequest()).name == "TOTP_ALREADY_ON"  # never the one in use
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     assert h.error(first, DisableTotpRequest(wrong)).name == "BAD_TOTP"
     assert isinstance(h.ok(first, DisableTotpRequest(code)), Receipt)
@@ -133,7 +134,7 @@ def test_turning_on_needs_a_code_from_the_new_secret(h: CoreHarness) -> None:
     offer = h.ok(first, TotpSecretRequest())
     assert isinstance(offer, TotpSecret)
     other = pyotp.random_base32(32)
-    bad = EnableTotpRequest(base64.b32decode(offer.secret), code_at(other, h.now_ms))
+    bad = EnableTotpRequest(code_at(other, h.now_ms))
     if code_at(other, h.now_ms) != code_at(offer.secret, h.now_ms):
         assert h.error(first, bad).name == "BAD_TOTP"
     assert isinstance(log_in(h, "wes", fixed_identity("wes-2")), SessionOpened)  # still off
@@ -188,6 +189,82 @@ def test_the_history_shows_every_attempt_and_the_state_replays(h: CoreHarness) -
     assert replayed.state_hash() == h.core.state_hash()
     restored = h.restored()
     assert restored.state_hash() == h.core.state_hash()
+
+
+def test_secrets_are_derived_never_kept_and_new_each_time_it_is_turned_on(
+    h: CoreHarness,
+) -> None:
+    first, secret = turned_on(h, "abe")
+    raw = base64.b32decode(secret)
+    assert raw not in h.core.state()
+    assert all(raw not in applied.envelope for applied in h.journal)
+    h.ok(first, DisableTotpRequest(code_at(secret, h.now_ms)))
+    again = h.ok(first, TotpSecretRequest())
+    assert isinstance(again, TotpSecret)
+    assert again.secret != secret
+    assert h.ok(first, TotpSecretRequest()) == again  # the same until it is taken
+    h.now_ms += STEP_MS
+    old_code = code_at(secret, h.now_ms)
+    if old_code != code_at(again.secret, h.now_ms):
+        assert h.error(first, EnableTotpRequest(old_code)).name == "BAD_TOTP"
+    assert isinstance(h.ok(first, EnableTotpRequest(code_at(again.secret, h.now_ms))), Receipt)
+
+
+def test_an_api_key_needs_a_current_code_once_it_is_on(h: CoreHarness) -> None:
+    first, secret = turned_on(h, "bea")
+    bot = fixed_identity("bea-bot").public.raw
+    missing = h.error(first, AddKeyRequest(bot, "bot"))
+    assert (missing.name, missing.field) == ("TOTP_REQUIRED", "totp")
+    code = code_at(secret, h.now_ms)
+    assert isinstance(h.ok(first, AddKeyRequest(bot, "bot", code)), Receipt)
+    again = fixed_identity("bea-bot-2").public.raw
+    assert h.error(first, AddKeyRequest(again, "bot2", code)).name == "BAD_TOTP"  # spent
+    taken = h.error(first, AddKeyRequest(bot, "bot", code_at(secret, h.now_ms + STEP_MS)))
+    assert taken.name == "KEY_ALREADY_REGISTERED"  # refused before the code was spent
+    assert isinstance(
+        h.ok(first, AddKeyRequest(again, "bot2", code_at(secret, h.now_ms + STEP_MS))), Receipt
+    )
+
+
+def test_turning_it_off_while_a_log_in_is_checked_refuses_that_log_in(h: CoreHarness) -> None:
+    first, secret = turned_on(h, "cyd")
+    code = code_at(secret, h.now_ms)
+    browser = fixed_identity("browser")
+    pending = h.send(
+        browser, LogInRequest("cyd", PASSWORD, fixed_identity("cy-2").public.raw, code)
+    )
+    h.now_ms += STEP_MS
+    h.ok(first, DisableTotpRequest(code_at(secret, h.now_ms)))
+    assert refused(finish_work(h, pending)) == "BAD_TOTP"  # refused, and core still serves
+    assert isinstance(log_in(h, "cyd", fixed_identity("cy-3")), SessionOpened)
+
+
+def test_a_journaled_refusal_keeps_the_log_size(h: CoreHarness) -> None:
+    sign_up(h, "dot")
+    size = h.core.log.tree.size
+    wrong = h.send(fixed_identity("browser"), LogInRequest("dot", "not it at all", bytes(32)))
+    finish_work(h, wrong)
+    last = h.journal[-1]
+    assert last.leaves == []
+    assert last.log_first == size == h.core.log.tree.size  # the server's durable log size
+
+
+def test_refusals_past_the_budget_are_answered_not_journaled(h: CoreHarness) -> None:
+    for i in range(RECORDED_REFUSALS_PER_MINUTE // MAX_FAILURES + 1):
+        sign_up(h, f"user-{i}")
+    journaled = len(h.journal)
+    answers = []
+    for i in range(RECORDED_REFUSALS_PER_MINUTE // MAX_FAILURES + 1):
+        for j in range(MAX_FAILURES):
+            key = fixed_identity(f"k-{i}-{j}").public.raw
+            pending = h.send(
+                fixed_identity("browser"), LogInRequest(f"user-{i}", "wrong one!!", key)
+            )
+            h.now_ms -= 1  # keep within the minute
+            answers.append(refused(finish_work(h, pending)))
+            h.now_ms -= 1
+    assert set(answers) == {"BAD_CREDENTIALS"}
+    assert len(h.journal) - journaled == RECORDED_REFUSALS_PER_MINUTE
 
 
 @given(

@@ -180,7 +180,7 @@ def test_web_cannot_reuse_a_log_in_it_relayed(live: LiveSite) -> None:
         owner.sign_up("relayed.user", "a long enough password")
         owner.log_in("relayed.user", "a long enough password")
         secret = owner.totp_secret().secret
-        owner.enable_totp(secret, pyotp.TOTP(secret).now())
+        owner.enable_totp(pyotp.TOTP(secret).now())
         code = pyotp.TOTP(secret).at(time.time() + 30)
         second = HttpApi(live.web, generate("relayed-second"), core_key, timeout=10)
         with second:

@@ -279,11 +279,10 @@ class HttpApi:
         """A fresh secret for an authenticator app (signed by a session)."""
         return self.call("POST", "/api/v1/account/2fa/secret", TotpSecret)
 
-    def enable_totp(self, secret: str, code: str) -> Receipt:
-        """Turn two-factor log-in on with ``secret`` (base32), shown held by a current code."""
-        return self.call(
-            "POST", "/api/v1/account/2fa", Receipt, body={"secret": secret, "code": code}
-        )
+    def enable_totp(self, code: str) -> Receipt:
+        """Turn two-factor log-in on with the secret ``totp_secret`` showed, on a current code
+        made from it."""
+        return self.call("POST", "/api/v1/account/2fa", Receipt, body={"code": code})
 
     def disable_totp(self, code: str) -> Receipt:
         return self.call("POST", "/api/v1/account/2fa/off", Receipt, body={"code": code})

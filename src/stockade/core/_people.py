@@ -21,7 +21,7 @@ from stockade.core._passwords import hash_password, password_matches
 from stockade.core._registry import AccountRecord, Credential, KeyRecord, Registry
 from stockade.core._results import CoreCode, core_error
 from stockade.core._rows import LogInRecord
-from stockade.core._totp import matching_step
+from stockade.core._totp import derived_secret, matching_step
 from stockade.exchange import AccountId
 from stockade.wire import (
     AddKeyRequest,
@@ -45,6 +45,9 @@ MAX_FAILURES = 5
 LOCKOUT_MS = 15 * 60 * 1000
 #: Usernames whose failures are remembered at most (a flood of names cannot grow it further).
 MAX_TRACKED = 10_000
+#: Refused log-ins journaled per minute at most, all usernames together: past it a refusal is
+#: answered but not kept, so a guessing flood cannot grow the journal without bound.
+RECORDED_REFUSALS_PER_MINUTE = 600
 
 PersonChange = (
     CreateUser
@@ -91,9 +94,16 @@ class Changed:
 
 
 class People:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, totp_master: bytes) -> None:
         self.registry = registry
+        self._totp_master = totp_master
         self._failures: dict[str, tuple[int, int]] = {}  # username -> (failures, since ms)
+        self._refusal_budget = (RECORDED_REFUSALS_PER_MINUTE, 0)  # (tokens, as of ms)
+
+    def secret(self, credential: Credential, generation: int | None = None) -> bytes:
+        """The account's current TOTP secret (or its ``generation``-th)."""
+        number = credential.totp_generation if generation is None else generation
+        return derived_secret(self._totp_master, credential.account, number)
 
     def start(self, message: SignUpRequest | LogInRequest, ts: int) -> Work | ErrorInfo:
         """Refuse what can be refused at once; else the password work to do off the loop."""
@@ -111,6 +121,7 @@ class People:
             return core_error(taken, "a session needs a key never used before", "session_key")
         credential = self.registry.credentials.get(username)
         client, expires, code = message.client, ts + SESSION_MS, message.totp
+        secret = b"" if credential is None else self.secret(credential)
 
         def check() -> CoreCommand | ErrorInfo:
             if credential is None:
@@ -118,15 +129,14 @@ class People:
                 return REFUSALS["password"]
             if not password_matches(credential.password_hash, password):
                 return LogInRefused(username, "password", client)
-            secret = credential.totp_secret
-            if secret is None:
-                return OpenSession(username, key, expires, None, client)
+            if not credential.totp_on:
+                return OpenSession(username, key, expires, None, None, client)
             if code is None:
                 return LogInRefused(username, "code_missing", client)
             step = matching_step(secret, code, ts, credential.totp_step)
             if step is None:
                 return LogInRefused(username, "code", client)
-            return OpenSession(username, key, expires, step, client)
+            return OpenSession(username, key, expires, step, credential.totp_generation, client)
 
         return Work(username, check)
 
@@ -150,11 +160,25 @@ class People:
         while len(self._failures) >= MAX_TRACKED:
             del self._failures[next(iter(self._failures))]
 
-    def finished(self, username: str, result: CoreCommand | ErrorInfo) -> None:
-        """A log-in that succeeded clears its username's count; a failure stays counted. In
-        memory only: a lock-out slows guessing; it need not survive a restart."""
+    def finished(
+        self, username: str, result: CoreCommand | ErrorInfo, ts: int
+    ) -> CoreCommand | ErrorInfo:
+        """What to do with a log-in's result. Success clears its username's count; a failure
+        stays counted. In memory only: a lock-out slows guessing; it need not survive a
+        restart. A refusal is journaled while the budget lasts, else only answered."""
         if isinstance(result, OpenSession):
             self._failures.pop(username, None)
+        if not isinstance(result, LogInRefused):
+            return result
+        tokens, since = self._refusal_budget
+        tokens = min(
+            RECORDED_REFUSALS_PER_MINUTE,
+            tokens + (ts - since) * RECORDED_REFUSALS_PER_MINUTE // 60_000,
+        )
+        if tokens < 1:
+            return REFUSALS[result.reason]
+        self._refusal_budget = (tokens - 1, ts)
+        return result
 
     def change(
         self, message: PersonChange, sender: bytes, account: AccountId, seq: int, ts: int
@@ -175,7 +199,7 @@ class People:
             return core_error(CoreCode.NOT_A_SESSION, "sign this in a browser session", "key")
         match message:
             case AddKeyRequest():
-                return self._add(account, message.public_key, message.label, seq, None)
+                return self._add_api_key(message, account, seq, ts)
             case EnableTotpRequest() | DisableTotpRequest():
                 return self._two_factor(message, account, ts)
         key = sender if isinstance(message, LogOutRequest) else message.public_key
@@ -194,13 +218,18 @@ class People:
             login = LogInRecord(credential.account, message.reason, message.client, None)
             return Changed(None, login=login, refusal=REFUSALS[message.reason])
         step, key = message.totp_step, message.session_key
-        if credential.totp_secret is not None and (step is None or step <= credential.totp_step):
-            return REFUSALS["code"]  # two log-ins raced with one code: the second loses
+        if (credential.totp_on or step is not None) and not (
+            credential.totp_on
+            and step is not None
+            and message.totp_generation == credential.totp_generation
+            and step > credential.totp_step
+        ):  # two log-ins raced with one code, or two-factor changed while the password was
+            return REFUSALS["code"]  # checked: this one loses
         code = self.registry.check_register(credential.account, key)
         if code is not None:
             return core_error(code, "a key can be registered once", "session_key")
         if step is not None:
-            self.registry.set_totp(credential.username, credential.totp_secret, step)
+            self.registry.set_totp(credential.username, True, credential.totp_generation, step)
         self.registry.register(credential.account, key, "session", seq, message.expires_ms)
         login = LogInRecord(credential.account, None, message.client, key)
         return Changed(self.registry.keys[key], key, login=login)
@@ -208,29 +237,56 @@ class People:
     def _two_factor(
         self, message: EnableTotpRequest | DisableTotpRequest, account: AccountId, ts: int
     ) -> Changed | ErrorInfo:
-        """Turn two-factor log-in on with a new secret, or off, on a current code from it.
-        Wrong codes count towards the same lock-out as wrong passwords. (A replayed command
-        succeeded live, and success clears the count, so replay never meets the lock.)"""
+        """Turn two-factor log-in on, with the next secret, or off, on a current code."""
         credential = self.registry.credential_of(account)
         if credential is None:
             return core_error(CoreCode.NO_PASSWORD, "this account has no password log-in")
         turning_on = isinstance(message, EnableTotpRequest)
-        if turning_on and credential.totp_secret is not None:
+        if turning_on and credential.totp_on:
             return core_error(CoreCode.TOTP_ALREADY_ON, "two-factor log-in is on already")
-        if not turning_on and credential.totp_secret is None:
+        if not turning_on and not credential.totp_on:
             return core_error(CoreCode.TOTP_NOT_ON, "two-factor log-in is not on")
-        if not self._attempt(credential.username, ts):
-            return core_error(CoreCode.TOO_MANY_ATTEMPTS, "too many wrong codes; wait", "code")
-        secret = (
-            message.secret if isinstance(message, EnableTotpRequest) else credential.totp_secret
-        )
-        assert secret is not None
-        step = matching_step(secret, message.code, ts, credential.totp_step)
-        if step is None:
-            return core_error(CoreCode.BAD_TOTP, "wrong code, or one used already", "code")
-        self._failures.pop(credential.username, None)
-        self.registry.set_totp(credential.username, secret if turning_on else None, step)
+        generation = credential.totp_generation + turning_on
+        step = self._current_code(credential, generation, message.code, ts, "code")
+        if isinstance(step, ErrorInfo):
+            return step
+        self.registry.set_totp(credential.username, turning_on, generation, step)
         return Changed(None)
+
+    def _current_code(
+        self, credential: Credential, generation: int, code: str | None, ts: int, field: str
+    ) -> int | ErrorInfo:
+        """The step of ``code``, a current, unused code of secret ``generation``. Wrong codes
+        count towards the same lock-out as wrong passwords. (A replayed command succeeded live,
+        and success clears the count, so replay never meets the lock.)"""
+        if code is None:
+            return core_error(
+                CoreCode.TOTP_REQUIRED, "this needs a code from your authenticator", field
+            )
+        if not self._attempt(credential.username, ts):
+            return core_error(CoreCode.TOO_MANY_ATTEMPTS, "too many wrong codes; wait", field)
+        step = matching_step(self.secret(credential, generation), code, ts, credential.totp_step)
+        if step is None:
+            return core_error(CoreCode.BAD_TOTP, "wrong code, or one used already", field)
+        self._failures.pop(credential.username, None)
+        return step
+
+    def _add_api_key(
+        self, message: AddKeyRequest, account: AccountId, seq: int, ts: int
+    ) -> Changed | ErrorInfo:
+        """An API key, with a current code once two-factor log-in is on: a session someone
+        took over cannot mint itself a lasting key without the authenticator."""
+        taken = self.registry.check_register(account, message.public_key)
+        if taken is not None:
+            return core_error(taken, "a key can be registered once", "public_key")
+        credential = self.registry.credential_of(account)
+        if credential is not None and credential.totp_on:
+            generation = credential.totp_generation
+            step = self._current_code(credential, generation, message.totp, ts, "totp")
+            if isinstance(step, ErrorInfo):
+                return step
+            self.registry.set_totp(credential.username, True, generation, step)
+        return self._add(account, message.public_key, message.label, seq, None)
 
     def _add(
         self, account: AccountId, key: bytes, label: str, seq: int, expires_ms: int | None

@@ -37,7 +37,8 @@ class Credential(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     username: str
     account: AccountId
     password_hash: str  # argon2id, PHC string form
-    totp_secret: bytes | None = None  # set while two-factor log-in is on
+    totp_on: bool = False  # two-factor log-in, with secret number ``totp_generation``
+    totp_generation: int = 0
     totp_step: int = 0  # the last time step whose code was used: no code counts twice
 
 
@@ -67,12 +68,11 @@ class Registry:
         found = None if record is None else self.credentials.get(record.label)
         return found if found is not None and found.account == account else None
 
-    def set_totp(self, username: str, secret: bytes | None, step: int) -> None:
-        """Turn two-factor log-in on (a secret) or off (None), or record a used code's step."""
-        credential = self.credentials[username]
-        assert step > credential.totp_step
+    def set_totp(self, username: str, on: bool, generation: int, step: int) -> None:
+        """Turn two-factor log-in on or off, or record a used code's step (callers check that
+        ``step`` is later than the last)."""
         self.credentials[username] = msgspec.structs.replace(
-            credential, totp_secret=secret, totp_step=step
+            self.credentials[username], totp_on=on, totp_generation=generation, totp_step=step
         )
 
     def create_account(self, label: str, seq: int) -> AccountId:

@@ -35,7 +35,7 @@ class Applied(msgspec.Struct, frozen=True):
     envelope: bytes
     events: list[Event]
     registry: AccountRecord | KeyRecord | None = None
-    log_first: int = 0  # the log index of ``leaves[0]``
+    log_first: int = 0  # the log index of ``leaves[0]`` (with none, the log's size then)
     leaves: list[bytes] = msgspec.field(default_factory=list)
     login: LogInRecord | None = None
 

@@ -28,6 +28,7 @@ from stockade.core._registry import AccountRecord, KeyRecord, Registry, Registry
 from stockade.core._results import CoreCode, core_error
 from stockade.core._rows import Applied, LogInRecord
 from stockade.core._storage import JournalRecord, Snapshot, Storage
+from stockade.core._totp import MASTER_LABEL
 from stockade.core._views import open_info, private_view, public_trades, stored_order, trades_of
 from stockade.errors import LocalProtocolError
 from stockade.exchange import (
@@ -215,7 +216,7 @@ class Core:
         self.snapshot_seq = seq
         self._user_keys: dict[bytes, PublicKey] = {}
         self._now_ms = 0  # the time keys are judged at: now, or a journal row's time on replay
-        self.people = People(registry)
+        self.people = People(registry, identity.secret.derive(MASTER_LABEL))
         self.opener = Opener(
             identity.public, self._lookup, ReplayCache(WINDOW_MS), MAX_REQUEST, not_before_ms
         )
@@ -487,7 +488,7 @@ class Core:
         signs the command and receives it like any frame, so the journal holds it and replay
         re-checks it), answered to whoever sent ``pending``."""
         assert pending.work is not None
-        self.people.finished(pending.work.username, result)
+        result = self.people.finished(pending.work.username, result, now_ms)
         if isinstance(result, ErrorInfo):
             return Outcome(pending.recipient, pending.in_reply_to, result, wait=True)
         own = self.receive(seal(self.identity, self.identity.public, result, nonce, now_ms), now_ms)
@@ -513,7 +514,7 @@ class Core:
         record, key, core_key = changed.record, changed.key, self.identity.public.raw
         if record is None:  # journaled, but nothing the log shows
             self.seq, self.last_ts = seq, ts
-            applied = Applied(seq, ts, data, [], login=changed.login)
+            applied = Applied(seq, ts, data, [], None, self.log.tree.size, [], changed.login)
             answer = changed.refusal or Receipt(seq, ts, [], None, None)
             return Outcome(env.sender, env.nonce, answer, applied, wait=True)
         user = self.log.pseudonym(record.account)
@@ -669,7 +670,7 @@ class Core:
                 return self._public_read(env, message, now_ms)
             case KeysRequest() | TotpSecretRequest() | LogInsRequest():
                 issuer = self.log.origin.split("/")[0]
-                found = account_read(self.registry, message, account, env.sender, now_ms, issuer)
+                found = account_read(self.people, message, account, env.sender, now_ms, issuer)
                 if isinstance(found, ReplyBody | ErrorInfo):
                     return answer(found)
                 return Outcome(env.sender, env.nonce, wait=True, query=found)

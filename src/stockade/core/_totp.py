@@ -1,5 +1,8 @@
 """Time-based one-time passwords (RFC 6238 with pyotp's HOTP): six digits, 30-second steps.
 
+Each account's secrets are derived from core's key, the account and a generation number that
+turning two-factor on advances, so a new secret follows each time it is turned on again.
+
 A code is accepted for the step it was made in or the one either side (clocks drift, people
 type slowly), and only for a step later than the last one the account used: a code seen over a
 shoulder, or sent twice, cannot be used again. Judged at a command's journal time, so replay
@@ -10,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import secrets
 
 import pyotp
 
@@ -20,8 +22,15 @@ DRIFT = 1
 SECRET_BYTES = 20
 
 
-def new_secret() -> bytes:
-    return secrets.token_bytes(SECRET_BYTES)
+#: What core derives its master key for TOTP secrets under (``SecretKey.derive``).
+MASTER_LABEL = b"stockade/totp/v1"
+
+
+def derived_secret(master: bytes, account: int, generation: int) -> bytes:
+    """The account's ``generation``-th secret. Derived, never stored: the journal, snapshots and
+    backups hold no secret, and an account cannot choose its own (all zeros, say)."""
+    data = account.to_bytes(8, "big") + generation.to_bytes(8, "big")
+    return hmac.digest(master, data, "sha256")[:SECRET_BYTES]
 
 
 def base32(secret: bytes) -> str:

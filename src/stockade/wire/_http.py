@@ -21,7 +21,6 @@ the field) or ``UnknownRoute``. Amounts are JSON integers in minor units, as on 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import Annotated, Final, Literal, TypeVar
 
@@ -119,18 +118,19 @@ class OrderBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class KeyBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``POST /api/v1/keys``: an API key's public half (hex) and a label (signed by a session)."""
+    """``POST /api/v1/keys``: an API key's public half (hex) and a label (signed by a session),
+    with a current authenticator code once two-factor log-in is on."""
 
     public_key: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
     label: Label
+    totp: TotpCode | None = None
 
 
 class TotpBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``POST /api/v1/account/2fa``: the secret of ``POST .../2fa/secret`` (base32), and a code
-    an authenticator made from it. ``POST .../2fa/off`` takes only ``code``."""
+    """``POST /api/v1/account/2fa`` and ``.../2fa/off``: a code from the authenticator (to turn
+    it on, made from the secret ``POST .../2fa/secret`` showed)."""
 
     code: TotpCode
-    secret: Annotated[str, msgspec.Meta(pattern=r"^[A-Z2-7]{32}\Z")] | None = None
 
 
 class AmendBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -265,7 +265,7 @@ def _account(
             return LogOutRequest()
         case "POST", ("keys",):
             key = _json(_key_body, request.body)
-            return AddKeyRequest(bytes.fromhex(key.public_key), key.label)
+            return AddKeyRequest(bytes.fromhex(key.public_key), key.label, key.totp)
         case "GET", ("keys",):
             return KeysRequest()
         case "POST", ("stream", "grant"):
@@ -287,10 +287,7 @@ def _security(
         case "POST", ("account", "2fa", "secret"):
             return TotpSecretRequest()
         case "POST", ("account", "2fa"):
-            totp = _json(_totp_body, request.body)
-            if totp.secret is None:
-                raise Malformed("turning two-factor log-in on needs its secret", field="secret")
-            return EnableTotpRequest(base64.b32decode(totp.secret), totp.code)
+            return EnableTotpRequest(_json(_totp_body, request.body).code)
         case "POST", ("account", "2fa", "off"):
             return DisableTotpRequest(_json(_totp_body, request.body).code)
     return None

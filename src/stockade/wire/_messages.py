@@ -50,8 +50,6 @@ Password = Annotated[str, msgspec.Meta(min_length=10, max_length=128)]
 PasswordHash = Annotated[str, msgspec.Meta(pattern=r"^\$argon2id\$[A-Za-z0-9$=,+/.]{20,200}\Z")]
 #: A code from an authenticator app (RFC 6238: six digits, 30-second steps).
 TotpCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}\Z")]
-#: A TOTP shared secret: 160 bits, as RFC 4226 recommends.
-TotpKey = Annotated[bytes, msgspec.Meta(min_length=20, max_length=20)]
 #: Where a log-in came from, as web saw it (address and browser), printable ASCII: shown to the
 #: account's owner in its log-in history, never trusted for anything.
 ClientNote = Annotated[str, msgspec.Meta(pattern=r"^[ -~]{0,200}\Z")]
@@ -166,6 +164,7 @@ class AddKeyRequest(_Msg, frozen=True, tag=33):
 
     public_key: Key32
     label: Label
+    totp: TotpCode | None = None  # a current code, once two-factor log-in is on
 
 
 class KeysRequest(_Msg, frozen=True, tag=34):
@@ -184,10 +183,10 @@ class TotpSecretRequest(_Msg, frozen=True, tag=37):
 
 
 class EnableTotpRequest(_Msg, frozen=True, tag=38):
-    """Turn on two-factor log-in with ``secret``, proved held by an authenticator by ``code``
-    (signed by a session). From then on a log-in needs a current code as well as the password."""
+    """Turn on two-factor log-in with the secret ``TotpSecretRequest`` showed, proved held by an
+    authenticator by ``code`` (signed by a session). From then on a log-in, and adding an API
+    key, needs a current code as well."""
 
-    secret: TotpKey
     code: TotpCode
 
 
@@ -254,6 +253,7 @@ class OpenSession(_Msg, frozen=True, tag=41):
     session_key: Key32
     expires_ms: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
     totp_step: Seq | None = None  # the time step of the code it took, which no log-in may reuse
+    totp_generation: Seq | None = None  # the secret that code was checked against
     client: ClientNote = ""
 
 

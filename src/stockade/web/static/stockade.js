@@ -521,7 +521,11 @@ function initKeys(session) {
     const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
     const jwk = await crypto.subtle.exportKey("jwk", keys.privateKey);
     const publicHex = hex(fromBase64url(jwk.x));
-    const answer = await signedFetch("POST", "/api/v1/keys", "", { public_key: publicHex, label });
+    const body = { public_key: publicHex, label };
+    const code = event.target.totp.value.trim();
+    if (code) body.totp = code;
+    event.target.totp.value = "";
+    const answer = await signedFetch("POST", "/api/v1/keys", "", body);
     if (!answer.ok) { news.textContent = describe(answer.value); return; }
     const file = await keyFile(label, publicHex, hex(fromBase64url(jwk.d)));
     const link = document.getElementById("key-download");
@@ -556,7 +560,6 @@ function initSecurity(session) {
   document.getElementById("security-needs-login").hidden = true;
   document.getElementById("private").hidden = false;
   const news = document.getElementById("totp-news");
-  let offer = null;
 
   async function refresh() {
     const answer = await signedFetch("GET", "/api/v1/account/logins", "limit=50");
@@ -581,9 +584,8 @@ function initSecurity(session) {
   document.getElementById("totp-start").addEventListener("click", async () => {
     const answer = await signedFetch("POST", "/api/v1/account/2fa/secret");
     if (!answer.ok) { news.textContent = describe(answer.value); return; }
-    offer = answer.value;
-    document.getElementById("totp-secret").textContent = offer.secret;
-    drawQr(document.getElementById("totp-qr"), offer.qr);
+    document.getElementById("totp-secret").textContent = answer.value.secret;
+    drawQr(document.getElementById("totp-qr"), answer.value.qr);
     document.getElementById("totp-setup").hidden = false;
     document.getElementById("totp-on-code").focus();
   });
@@ -591,7 +593,7 @@ function initSecurity(session) {
   async function change(path, body, done) {
     const answer = await signedFetch("POST", path, "", body);
     news.textContent = answer.ok ? done : describe(answer.value);
-    if (answer.ok) { offer = null; document.getElementById("totp-setup").hidden = true; }
+    if (answer.ok) document.getElementById("totp-setup").hidden = true;
     await refresh();
   }
 
@@ -599,7 +601,7 @@ function initSecurity(session) {
     event.preventDefault();
     const code = event.target.code.value.trim();
     event.target.code.value = "";
-    await change("/api/v1/account/2fa", { secret: offer.secret, code }, "Two-factor log-in is on.");
+    await change("/api/v1/account/2fa", { code }, "Two-factor log-in is on.");
   });
   document.getElementById("totp-off-form").addEventListener("submit", async (event) => {
     event.preventDefault();
