@@ -73,6 +73,8 @@ def test_two_people_trade_in_their_browsers(live: LiveSite, browser: Browser) ->
     expect(ben.locator("#bids tr")).to_have_count(1)  # the book is live for everyone
     expect(ben.locator("#bids tr td").first).to_have_text("61000.10")
 
+    polled: list[str] = []
+    ann.on("request", lambda r: polled.append(r.url) if "/api/v1/" in r.url else None)
     taken = place(ben, "sell", "0.001", "61000.10")
     assert "1 trade(s)" in taken, taken
     expect(ann.locator("#my-trades tr")).to_have_count(1)  # ann sees her fill arrive
@@ -83,6 +85,8 @@ def test_two_people_trade_in_their_browsers(live: LiveSite, browser: Browser) ->
     expect(ann.locator("#bids tr")).to_have_count(0)
     expect(ann.locator("#chart")).to_have_attribute("data-candles", "1")
     expect(ann.locator("#chart")).to_have_attribute("aria-label", re.compile("last 61000.10"))
+    expect(ann.locator("#balances tr[data-asset=BTC]")).to_be_visible()  # pushed, not polled
+    assert polled == []  # ann's page did nothing: all of it came over the stream
     ann.screenshot(path=str(ARTIFACTS / "market.png"), full_page=True)
 
     # an order to cancel: placed, shown, cancelled, gone

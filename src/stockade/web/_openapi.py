@@ -306,12 +306,13 @@ def _paths() -> Json:
         "/api/v1/open-orders": {"get": _signed("Open orders", Orders, (_MARKET,))},
         "/api/v1/my-trades": {
             "get": _signed(
-                "My trades, oldest first",
+                "My trades, oldest first: after a trade id, or with latest=true the latest",
                 Trades,
                 (
                     _MARKET,
                     _param("after", "query", _int(0), False),
                     _param("limit", "query", _int(1, 1000), False),
+                    _param("latest", "query", {"enum": ["true", "false"]}, False),
                 ),
             )
         },

@@ -214,7 +214,7 @@ def _place(body: bytes) -> PlaceOrderRequest:
 
 _NO_PARAMS: Final = frozenset[str]()
 _MARKET: Final = frozenset({"market"})
-_TRADES: Final = frozenset({"market", "after", "limit"})
+_TRADES: Final = frozenset({"market", "after", "limit", "latest"})
 
 
 #: The query parameters each signed endpoint takes; every other endpoint takes none.
@@ -258,7 +258,10 @@ def _account(
             return OpenOrdersRequest(params.get("market"))
         case "GET", ("my-trades",):
             after, limit = _integer(params, "after", 0), _integer(params, "limit", 100)
-            return MyTradesRequest(params.get("market"), after, limit)
+            latest = params.get("latest", "false")
+            if latest not in ("true", "false"):
+                raise Malformed("latest is true or false", field="latest")
+            return MyTradesRequest(params.get("market"), after, limit, latest == "true")
         case "GET", ("balances",):
             return BalancesRequest()
         case "POST", ("auth", "logout"):

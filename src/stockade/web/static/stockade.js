@@ -198,27 +198,40 @@ const CHART_CANDLES = 60;
 
 // Follows one market over /api/v1/stream: the book from a snapshot and then every market event,
 // numbered without gaps (a gap means events were lost: subscribe again, for a fresh snapshot),
-// the trades and the 1-minute candles. Reconnects, pausing longer each time, if the connection
-// drops or the data is not there yet.
-function followMarket(market, onBook, onTrades, onCandles) {
+// the trades and the 1-minute candles; with a session, also its orders, fills and balances,
+// under a stream grant renewed a minute before it ends. Reconnects, pausing longer each time,
+// if the connection drops or the data is not there yet.
+const PRIVATE_CHANNELS = ["orders", "fills", "balances"];
+
+function followMarket(market, on, session) {
   let pause = 500;
-  let book = null;
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/api/v1/stream`);
-    const subscribe = (channel, extra = {}) =>
-      ws.send(JSON.stringify({ op: "subscribe", channel, market, ...extra }));
+    let book = null;
+    let authenticated = false;
+    let renewal = null;
+    const send = (message) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message)); };
+    const subscribe = (channel, extra = {}) => send({ op: "subscribe", channel, market, ...extra });
+    async function authorize() {
+      const answer = await signedFetch("POST", "/api/v1/stream/grant").catch(() => null);
+      if (!answer || !answer.ok) return; // logged out: the public channels go on
+      send({ op: "auth", grant: answer.value });
+      const left = answer.value.expires_ms - (await serverNow());
+      renewal = setTimeout(authorize, Math.max(5000, left - 60000));
+    }
     ws.onopen = () => {
       subscribe("book");
       subscribe("trades");
       subscribe("candles", { interval: "1m" });
+      if (session) authorize();
     };
     ws.onmessage = (event) => {
       const m = JSON.parse(event.data);
       if (m.type === "snapshot") {
         pause = 500;
         book = { seq: m.seq, bids: new Map(m.bids), asks: new Map(m.asks) };
-        onBook(book, m.log_index);
+        on.book(book, m.log_index);
       } else if (m.type === "update" && book) {
         for (const e of m.events) {
           if (e.seq !== book.seq + 1) { book = null; subscribe("book"); return; } // resync
@@ -227,17 +240,24 @@ function followMarket(market, onBook, onTrades, onCandles) {
           const side = e.side === "buy" ? book.bids : book.asks;
           if (e.volume) side.set(e.price, e.volume); else side.delete(e.price);
         }
-        onBook(book, m.events[m.events.length - 1].log_index);
-      } else if (m.type === "trades") {
-        onTrades(m.trades);
-      } else if (m.type === "candles") {
-        onCandles(m.candles);
-      } else if (m.type === "error") {
+        on.book(book, m.events[m.events.length - 1].log_index);
+      } else if (m.type === "authenticated" && !authenticated) {
+        authenticated = true;
+        for (const channel of PRIVATE_CHANNELS) send({ op: "subscribe", channel });
+      } else if (PRIVATE_CHANNELS.includes(m.type)) {
+        on[m.type](m);
+      } else if (m.type in on) {
+        on[m.type](m[m.type]);
+      } else if (m.type === "error" && m.error.name === "BAD_GRANT") {
+        authenticated = false; // the grant ended (a log-out, say): ask for another, once
+        clearTimeout(renewal);
+        authorize();
+      } else if (m.type === "error" && m.error.name !== "CoreUnavailable") {
         ws.close(); // not ready yet, or refused: try again after a pause
       }
     };
     ws.onclose = () => {
-      book = null;
+      clearTimeout(renewal);
       setTimeout(connect, pause);
       pause = Math.min(pause * 2, 10000);
     };
@@ -341,18 +361,12 @@ function initMarket(session) {
   fetch(`/api/v1/markets/${info.market}/candles?interval=1m&limit=${CHART_CANDLES}`)
     .then((r) => (r.ok ? r.json() : { candles: [] }))
     .then((page) => showCandles(page.candles));
-  followMarket(info.market, showBook, showTrades, showCandles);
+  const fills = new Map(); // trade id -> my fill in this market, the latest kept
 
-  async function refreshMine() {
-    const [orders, trades, balances] = await Promise.all([
-      signedFetch("GET", "/api/v1/open-orders", `market=${info.market}`),
-      signedFetch("GET", "/api/v1/my-trades", `market=${info.market}&limit=50`),
-      signedFetch("GET", "/api/v1/balances"),
-    ]);
-    if (orders.ok) {
-      const body = document.getElementById("open-orders");
-      body.replaceChildren();
-      for (const order of orders.value.orders) {
+  function showOrders(orders) {
+    const body = document.getElementById("open-orders");
+    body.replaceChildren();
+    for (const order of orders.filter((o) => o.market === info.market)) {
         const row = body.insertRow();
         row.dataset.orderId = String(order.order_id);
         cell(row, String(order.order_id));
@@ -368,21 +382,46 @@ function initMarket(session) {
           refreshMine();
         });
         row.insertCell().append(button);
-      }
     }
-    if (trades.ok) {
-      const body = document.getElementById("my-trades");
-      body.replaceChildren();
-      for (const trade of trades.value.trades.slice().reverse()) {
-        const row = body.insertRow();
-        cell(row, String(trade.trade_id));
-        cell(row, trade.side);
-        cell(row, price(trade.price), "num");
-        cell(row, size(trade.qty), "num");
-        // the fee is charged in what the trade paid out: base to a buyer, quote to a seller
-        cell(row, trade.side === "buy" ? size(trade.fee) : price(trade.fee), "num");
-      }
+  }
+
+  function showFills(trades) {
+    for (const trade of trades) if (trade.market === info.market) fills.set(trade.trade_id, trade);
+    const latest = [...fills.values()].sort((a, b) => b.trade_id - a.trade_id).slice(0, 50);
+    fills.clear();
+    for (const trade of latest) fills.set(trade.trade_id, trade);
+    const body = document.getElementById("my-trades");
+    body.replaceChildren();
+    for (const trade of latest) {
+      const row = body.insertRow();
+      cell(row, String(trade.trade_id));
+      cell(row, trade.side);
+      cell(row, price(trade.price), "num");
+      cell(row, size(trade.qty), "num");
+      // the fee is charged in what the trade paid out: base to a buyer, quote to a seller
+      cell(row, trade.side === "buy" ? size(trade.fee) : price(trade.fee), "num");
     }
+  }
+
+  followMarket(info.market, {
+    book: showBook,
+    trades: showTrades,
+    candles: showCandles,
+    orders: (m) => showOrders(m.orders),
+    fills: (m) => showFills(m.trades),
+    balances: (m) => renderBalances(m),
+  }, session);
+
+  // Once at the start and after each order or cancel of this page's own: the stream brings the
+  // rest (another browser's trade against these orders, say) as the log shows it.
+  async function refreshMine() {
+    const [orders, trades, balances] = await Promise.all([
+      signedFetch("GET", "/api/v1/open-orders", `market=${info.market}`),
+      signedFetch("GET", "/api/v1/my-trades", `market=${info.market}&limit=50&latest=true`),
+      signedFetch("GET", "/api/v1/balances"),
+    ]);
+    if (orders.ok) showOrders(orders.value.orders);
+    if (trades.ok) showFills(trades.value.trades);
     if (balances.ok) await renderBalances(balances.value);
   }
 
@@ -417,7 +456,6 @@ function initMarket(session) {
   if (session) {
     document.getElementById("private").hidden = false;
     refreshMine();
-    setInterval(refreshMine, 1500);
   } else {
     document.getElementById("place").disabled = true;
     say("Log in to trade.", "");
