@@ -5,6 +5,8 @@ page go to build/test-artifacts."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from stockade.client import ApiError, HttpApi
 from stockade.exchange import Side
@@ -199,3 +201,38 @@ def test_an_api_key_made_in_the_browser_trades_from_python(
     with HttpApi(live.web, bot, live.site.core_key) as api, pytest.raises(ApiError) as refused:
         api.balances()
     assert refused.value.name == "UnknownSender"
+
+
+def test_a_receipt_links_to_its_entry_proven_in_the_browser(
+    live: LiveSite, browser: Browser
+) -> None:
+    page = browser.new_context().new_page()
+    account = sign_up(live, page, "remy.b")
+    with live.operator() as op:
+        op.credit(account, "USD", 1_000 * 10**6, "ui-remy-usd")
+    page.goto(live.web + "/markets/BTC-USD")
+    expect(page.locator("#balances tr[data-asset=USD]")).to_be_visible()
+    placed = place(page, "buy", "0.001", "30000")
+    assert "signed into the log as entry" in placed
+    index = page.locator("#receipt-entry").inner_text()
+    page.click("#receipt-entry")
+    page.wait_for_url(f"{live.web}/log/{index}")
+    state = page.locator("#proof-state")
+    expect(state).to_have_attribute("data-proven", "1", timeout=30_000)
+    expect(state).to_contain_text(f"entry {index} is in the log")
+    expect(page.locator("#says")).to_contain_text("PlaceOrderRequest")
+    page.screenshot(path=str(ARTIFACTS / "log-entry.png"), full_page=True)
+
+    def tampered(route: Route) -> None:  # what a lying server or network would do
+        answer = route.fetch()
+        body = json.loads(answer.body())
+        entry = bytearray(base64.b64decode(body["entry"]))
+        entry[-1] ^= 1
+        body["entry"] = base64.b64encode(bytes(entry)).decode()
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    lied_to = browser.new_context().new_page()
+    lied_to.route("**/api/v1/log/entries/*", tampered)
+    lied_to.goto(f"{live.web}/log/{index}")
+    expect(lied_to.locator("#proof-state")).to_have_attribute("data-proven", "0")
+    expect(lied_to.locator("#proof-state")).to_contain_text("Not proven")

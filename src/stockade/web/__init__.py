@@ -21,6 +21,7 @@ from stockade.web._feed import LogFollower
 from stockade.web._openapi import openapi
 from stockade.web._pages import Pages
 from stockade.web._private import PrivateStreams
+from stockade.web._proofs import Proofs
 from stockade.web._streams import Hub
 
 
@@ -35,8 +36,9 @@ def site_info(site: SiteFile) -> dict[str, object]:
 
 
 def web_app(site: SiteFile, market_data: bool = True) -> Starlette:
-    """The app; with ``market_data``, it follows core's log and serves tickers, candles and the
-    stream (``/api/v1/stream``), else those paths are not served here."""
+    """The app; with ``market_data``, it follows core's log and serves tickers, candles, the
+    stream (``/api/v1/stream``) and entries with their proofs, else those paths are not served
+    here."""
 
     def link() -> CoreLink:
         return CoreLink(site.core_address, site.core_key)
@@ -55,7 +57,8 @@ def web_app(site: SiteFile, market_data: bool = True) -> Starlette:
         yield
         follower.stop()
 
-    return application([*routes, *hub.routes()], lifespan=lifespan, refusal=refuse_route)
+    followed = [*hub.routes(), *Proofs(mirror).routes()]
+    return application([*routes, *followed], lifespan=lifespan, refusal=refuse_route)
 
 
 def main(config_path: Path) -> None:

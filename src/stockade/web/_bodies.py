@@ -63,3 +63,19 @@ def totp_offer(secret: str, uri: str) -> TotpOffer:
     code = segno.make(uri, error="m")
     rows = ["".join("1" if dark else "0" for dark in row) for row in code.matrix_iter(border=4)]
     return TotpOffer(secret, uri, rows)
+
+
+class LogProof(msgspec.Struct, frozen=True):
+    """Entry ``index`` of the log (``entry``, base64, exactly as logged; ``says``, what it
+    says) and its inclusion proof (``proof``, base64 hashes, RFC 9162) in the tree of ``size``
+    entries that ``checkpoint``, a C2SP signed note, commits to."""
+
+    index: int
+    size: int
+    checkpoint: str
+    entry: str
+    proof: list[str]
+    says: Annotated[
+        msgspec.Raw,
+        msgspec.Meta(extra_json_schema={"type": "object", "required": ["type"]}),
+    ]

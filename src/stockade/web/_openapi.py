@@ -16,7 +16,7 @@ import msgspec
 
 from stockade.audit import INTERVALS, MAX_CANDLES, Ticker
 from stockade.exchange import EVENT_TAGS, CloseReason, MarketStatus, SelfTrade, Side, TimeInForce
-from stockade.web._bodies import CandlePage, LogInBody, SignUpBody, Tickers, TotpOffer
+from stockade.web._bodies import CandlePage, LogInBody, LogProof, SignUpBody, Tickers, TotpOffer
 from stockade.wire import (
     HEADERS,
     SIGNED_REPLY,
@@ -95,6 +95,7 @@ _BODIES: Final = (
     TotpBody,
     TotpOffer,
     LogIns,
+    LogProof,
     _Error,
     _Time,
     _Site,
@@ -283,6 +284,14 @@ def _paths() -> Json:
                     _param("since", "query", _int(0), False),
                     _param("limit", "query", _int(1, MAX_CANDLES), False),
                 ),
+            )
+        },
+        "/api/v1/log/entries/{index}": {
+            "get": _public(
+                "A log entry as logged, what it says, and its inclusion proof under the latest"
+                " checkpoint (404 NotInLogYet until one covers it)",
+                LogProof,
+                (_param("index", "path", _int(0), True),),
             )
         },
         "/api/v1/orders": {

@@ -430,7 +430,14 @@ function initMarket(session) {
     const r = answer.value;
     const traded = r.events.filter((e) => e.type === "Trade").length;
     say(`${what}: order ${r.order_id ?? ""} at sequence ${r.seq}` + (traded ? `, ${traded} trade(s)` : "") +
-      (r.log ? `; signed into the log as entry ${r.log.first}.` : "."), "ok");
+      (r.log ? "; signed into the log as entry " : "."), "ok");
+    if (r.log) { // the entry, and the proof that it is in the log, on a page of its own
+      const link = document.createElement("a");
+      link.href = `/log/${r.log.first}`;
+      link.id = "receipt-entry";
+      link.textContent = String(r.log.first);
+      document.getElementById("receipt").append(link, ".");
+    }
     document.getElementById("receipt").dataset.logIndex = r.log ? String(r.log.first) : "";
   }
 
@@ -650,6 +657,111 @@ function initSecurity(session) {
   refresh();
 }
 
+// ---------------------------------------------------------------- a log entry and its proof
+
+const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) { out.set(part, at); at += part.length; }
+  return out;
+}
+
+async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+// RFC 9162 2.1.3.2: the root an entry's leaf hash and its inclusion proof give. Plain division,
+// not bit operators: those are 32-bit in JavaScript, and logs grow past 2^31 entries.
+async function rootFromInclusion(index, size, leafHash, proof) {
+  if (index >= size) throw new Error("the entry is past the tree");
+  let fn = index, sn = size - 1, r = leafHash;
+  const half = (n) => Math.floor(n / 2);
+  for (const p of proof) {
+    if (sn === 0) throw new Error("the proof is too long");
+    if (fn % 2 === 1 || fn === sn) {
+      r = await sha256(concat(Uint8Array.of(1), p, r));
+      while (fn % 2 === 0 && fn !== 0) { fn = half(fn); sn = half(sn); }
+    } else {
+      r = await sha256(concat(Uint8Array.of(1), r, p));
+    }
+    fn = half(fn); sn = half(sn);
+  }
+  if (sn !== 0) throw new Error("the proof is too short");
+  return r;
+}
+
+// A C2SP signed note checked against the log's vkey (name+keyid+base64(algorithm || key)): the
+// checkpoint it signs (origin, size, root), or an error.
+async function openCheckpoint(note, vkey) {
+  const [name, keyId, ...rest] = vkey.split("+");
+  const key = fromBase64(rest.join("+")).slice(1);
+  const split = note.indexOf("\n\n");
+  const text = note.slice(0, split + 1);
+  const verifier = await crypto.subtle.importKey("raw", key, { name: "Ed25519" }, false, ["verify"]);
+  for (const line of note.slice(split + 2).split("\n")) {
+    const [dash, who, blob] = line.split(" ");
+    if (dash !== "\u2014" || who !== name || !blob) continue;
+    const raw = fromBase64(blob);
+    if (hex(raw.slice(0, 4)) !== keyId) continue;
+    if (!(await crypto.subtle.verify("Ed25519", verifier, raw.slice(4), encoder.encode(text)))) {
+      throw new Error("the log's signature on the checkpoint does not verify");
+    }
+    const [origin, size, root] = text.split("\n");
+    return { origin, size: Number(size), root: fromBase64(root) };
+  }
+  throw new Error("the checkpoint carries no signature by the log's key");
+}
+
+function showSays(says) {
+  const body = document.getElementById("says");
+  body.replaceChildren();
+  for (const [name, value] of Object.entries(says)) {
+    const row = body.insertRow();
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = name;
+    row.append(th);
+    cell(row, typeof value === "object" && value !== null ? JSON.stringify(value) : String(value));
+  }
+}
+
+async function initLogEntry() {
+  const info = document.getElementById("entry").dataset;
+  const state = document.getElementById("proof-state");
+  for (let tries = 0; tries < 20; tries++) {
+    const response = await fetch(`/api/v1/log/entries/${info.index}`, { cache: "no-store" });
+    const answer = await response.json();
+    if (response.status === 404 && answer.error.name === "NotInLogYet") {
+      state.textContent = "Waiting for a checkpoint that covers this entry\u2026";
+      await new Promise((done) => setTimeout(done, 1000));
+      continue;
+    }
+    if (!response.ok) { state.textContent = describe(answer); state.className = "receipt error"; return; }
+    showSays(answer.says);
+    document.getElementById("checkpoint").textContent = answer.checkpoint;
+    document.getElementById("proof-count").textContent = String(answer.proof.length);
+    try {
+      const signed = await openCheckpoint(answer.checkpoint, info.logKey);
+      if (signed.size !== answer.size) throw new Error("the proof is for another tree size");
+      const leaf = await sha256(concat(Uint8Array.of(0), fromBase64(answer.entry)));
+      const root = await rootFromInclusion(answer.index, answer.size, leaf, answer.proof.map(fromBase64));
+      if (hex(root) !== hex(signed.root)) throw new Error("the proof does not lead to the signed root");
+      state.textContent = `Proven in this browser: entry ${answer.index} is in the log ` +
+        `${signed.origin} of ${signed.size} entries, whose root the log's key signed.`;
+      state.className = "receipt ok";
+      state.dataset.proven = "1";
+    } catch (error) {
+      state.textContent = `Not proven: ${error.message}`;
+      state.className = "receipt error";
+      state.dataset.proven = "0";
+    }
+    return;
+  }
+  state.textContent = "No checkpoint covers this entry yet; reload in a moment.";
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
   const session = await showWho();
   const page = document.body.dataset.page;
@@ -658,5 +770,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (page === "account") initAccount(session);
   if (page === "keys") initKeys(session);
   if (page === "security") initSecurity(session);
+  if (page === "log-entry") initLogEntry();
   document.body.dataset.ready = "1";
 });
