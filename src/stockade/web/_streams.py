@@ -18,7 +18,6 @@ second, a connection holds at most ``MAX_SUBSCRIPTIONS``, an instance at most
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Annotated, Literal, TypeVar, get_args
@@ -27,7 +26,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from stockade.audit import (
     INTERVALS,
@@ -57,6 +56,8 @@ MAX_CONNECTIONS = 2000
 #: Messages waiting for one slow client before it is disconnected.
 MAX_QUEUED = 512
 CLOSE_TIMEOUT_S = 5.0
+#: How long one message may take to leave: a client whose socket stays full longer is cut off.
+SEND_TIMEOUT_S = 10.0
 #: WebSocket close codes: the client broke a rule; the client did not keep up (try again later).
 POLICY_VIOLATION, SLOW_CONSUMER = 1008, 1013
 #: Refusals after which the connection is closed (the rest leave it open).
@@ -160,7 +161,7 @@ class _Connection:
     async def send_all(self) -> None:
         """The connection's writer: queued messages in order, then the close."""
         while (data := await self.queue.get()) is not None:
-            await self.websocket.send_text(data.decode())
+            await asyncio.wait_for(self.websocket.send_text(data.decode()), SEND_TIMEOUT_S)
         code, reason = self.closing or (1000, "")
         await self.websocket.close(code, reason)
 
@@ -181,6 +182,9 @@ class Hub:
         self.served: Served | None = None
         self.followers: dict[Key, set[_Connection]] = {}
         self.connections: set[_Connection] = set()
+        #: Sockets with a handler, dropped or not: what the cap counts, since a dropped client's
+        #: socket stays open until its last send or close times out.
+        self.sockets = 0
         self._delivered: dict[str, int] = {}  # market -> events sent to its followers
 
     # ------------------------------------------------------------------ views
@@ -327,22 +331,28 @@ class Hub:
     # ------------------------------------------------------------------ WebSocket
 
     async def stream(self, websocket: WebSocket) -> None:
-        if len(self.connections) >= MAX_CONNECTIONS:
+        if self.sockets >= MAX_CONNECTIONS:
             await websocket.close(code=1013, reason="TooManyConnections")
             return
-        await websocket.accept()
-        connection = _Connection(websocket, self.clock)
-        self.connections.add(connection)
-        sender = asyncio.create_task(connection.send_all())
+        self.sockets += 1
         try:
-            await self._serve(connection)
-        except WebSocketDisconnect:
-            pass
+            await websocket.accept()
+            await self._follow(_Connection(websocket, self.clock))
         finally:
-            self.drop(connection, 1000, "")
-            with contextlib.suppress(Exception):  # the client may be gone already
-                await asyncio.wait_for(sender, CLOSE_TIMEOUT_S)
-            sender.cancel()
+            self.sockets -= 1
+
+    async def _follow(self, connection: _Connection) -> None:
+        """Read the client's messages and write its queue until either ends: the client left,
+        or was dropped and its close went out, or a send timed out. Then the socket goes."""
+        self.connections.add(connection)
+        serving = asyncio.create_task(self._serve(connection))
+        sending = asyncio.create_task(connection.send_all())
+        await asyncio.wait({serving, sending}, return_when=asyncio.FIRST_COMPLETED)
+        self.drop(connection, 1000, "")
+        await asyncio.wait({sending}, timeout=CLOSE_TIMEOUT_S)  # the close, if it can go out
+        for task in (serving, sending):
+            task.cancel()
+        await asyncio.gather(serving, sending, return_exceptions=True)
 
     async def _serve(self, connection: _Connection) -> None:
         """Answer the client's messages until it leaves or is dropped."""
