@@ -185,6 +185,7 @@ class Hub:
         #: Sockets with a handler, dropped or not: what the cap counts, since a dropped client's
         #: socket stays open until its last send or close times out.
         self.sockets = 0
+        self._recent: dict[str, tuple[int, bytes]] = {}  # market -> (events, its latest trades)
         self._delivered: dict[str, int] = {}  # market -> events sent to its followers
 
     # ------------------------------------------------------------------ views
@@ -282,8 +283,14 @@ class Hub:
             ]
         if channel == "ticker":
             return [_ticker(view.ticker)]
-        if channel == "trades":
-            return [_trades(code, self._recent_trades(code, view.events))]
+        if channel == "trades":  # one scan per market and view, however many subscribe
+            cached = self._recent.get(code)
+            if cached is None or cached[0] != view.events:
+                cached = self._recent[code] = (
+                    view.events,
+                    _trades(code, self._recent_trades(code, view.events)),
+                )
+            return [cached[1]]
         assert interval is not None
         latest = view.latest.get(INTERVALS[interval])
         return [_candles(code, interval, view, [] if latest is None else [latest])]
