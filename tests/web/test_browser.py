@@ -236,3 +236,11 @@ def test_a_receipt_links_to_its_entry_proven_in_the_browser(
     lied_to.goto(f"{live.web}/log/{index}")
     expect(lied_to.locator("#proof-state")).to_have_attribute("data-proven", "0")
     expect(lied_to.locator("#proof-state")).to_contain_text("Not proven")
+
+    def another(route: Route) -> None:  # a real entry with a valid proof, but not this one
+        route.fulfill(response=route.fetch(url=f"{live.web}/api/v1/log/entries/0"))
+
+    swapped = browser.new_context().new_page()
+    swapped.route(f"**/api/v1/log/entries/{index}", another)
+    swapped.goto(f"{live.web}/log/{index}")
+    expect(swapped.locator("#proof-state")).to_contain_text("about another entry")

@@ -71,3 +71,7 @@ def test_bad_and_future_indexes_get_precise_errors(live: LiveSite) -> None:
     assert body["error"]["name"] == "NotInLogYet"  # type: ignore[index]
     status, body = _entry(live, "9" * 20)
     assert status == 400
+    for page in ("/log/x", "/log/-1", "/log/" + "9" * 5000):
+        status, _, html = http_request(live.web, "GET", page)
+        assert status == 404, page
+        assert b"no such log entry" in html

@@ -75,3 +75,20 @@ def test_the_cap_counts_sockets_not_followers(hub: Hub) -> None:
     assert not socket.accepted
     assert socket.closed == (1013, "TooManyConnections")
     assert hub.sockets == MAX_CONNECTIONS
+
+
+def test_a_cancelled_handler_leaves_nothing_behind(hub: Hub) -> None:
+    socket = StandIn([])
+
+    async def cancel_midway() -> None:
+        handler = asyncio.create_task(hub.stream(socket))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        assert hub.sockets == 1
+        handler.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await handler
+        assert (hub.sockets, hub.connections) == (0, set())
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert left == []
+
+    asyncio.run(cancel_midway())

@@ -80,7 +80,7 @@ class Pages:
             Route("/account", self.account, methods=["GET"]),
             Route("/keys", self.keys, methods=["GET"]),
             Route("/security", self.security, methods=["GET"]),
-            Route("/log/{index:int}", self.log_entry, methods=["GET"]),
+            Route("/log/{index}", self.log_entry, methods=["GET"]),
             Route("/static/{name}", self.static_file, methods=["GET"]),
         ]
 
@@ -159,8 +159,11 @@ class Pages:
 
     async def log_entry(self, request: Request) -> Response:
         """One entry of the log, its proof checked in the browser against the log's key."""
-        index, log_key = request.path_params["index"], self.api.site_info["log"]
-        return self._render(request, "log-entry.html", index=index, log_key=log_key)
+        index = request.path_params["index"]
+        if not (index.isascii() and index.isdigit()) or len(index) > 19:
+            return self._render(request, "missing.html", 404, what="no such log entry")
+        log_key = self.api.site_info["log"]
+        return self._render(request, "log-entry.html", index=int(index), log_key=log_key)
 
     async def static_file(self, request: Request) -> Response:
         found = self.static.get(request.path_params["name"])

@@ -18,6 +18,7 @@ second, a connection holds at most ``MAX_SUBSCRIPTIONS``, an instance at most
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Annotated, Literal, TypeVar, get_args
@@ -26,7 +27,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from stockade.audit import (
     INTERVALS,
@@ -49,6 +50,8 @@ from stockade.web._private import (
 from stockade.wire import MarketName, StreamGrant
 from stockade.wire._errors import field_of
 
+log = logging.getLogger("stockade.web")
+
 MAX_MESSAGE = 1024
 MAX_RATE = 20  # client messages a second, on average
 MAX_SUBSCRIPTIONS = 64
@@ -58,6 +61,8 @@ MAX_QUEUED = 512
 CLOSE_TIMEOUT_S = 5.0
 #: How long one message may take to leave: a client whose socket stays full longer is cut off.
 SEND_TIMEOUT_S = 10.0
+#: How a connection's tasks end when its client goes: not worth a log line.
+_GONE = (WebSocketDisconnect, TimeoutError, OSError, RuntimeError)
 #: WebSocket close codes: the client broke a rule; the client did not keep up (try again later).
 POLICY_VIOLATION, SLOW_CONSUMER = 1008, 1013
 #: Refusals after which the connection is closed (the rest leave it open).
@@ -354,12 +359,18 @@ class Hub:
         self.connections.add(connection)
         serving = asyncio.create_task(self._serve(connection))
         sending = asyncio.create_task(connection.send_all())
-        await asyncio.wait({serving, sending}, return_when=asyncio.FIRST_COMPLETED)
-        self.drop(connection, 1000, "")
-        await asyncio.wait({sending}, timeout=CLOSE_TIMEOUT_S)  # the close, if it can go out
-        for task in (serving, sending):
-            task.cancel()
-        await asyncio.gather(serving, sending, return_exceptions=True)
+        try:
+            await asyncio.wait({serving, sending}, return_when=asyncio.FIRST_COMPLETED)
+            self.drop(connection, 1000, "")
+            await asyncio.wait({sending}, timeout=CLOSE_TIMEOUT_S)  # the close, if it can go
+        finally:  # cancelled too (a shutdown): nothing of this connection outlives it
+            self.drop(connection, 1000, "")
+            for task in (serving, sending):
+                task.cancel()
+            outcomes = await asyncio.gather(serving, sending, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception) and not isinstance(outcome, _GONE):
+                log.warning("stream connection ended by %r", outcome)
 
     async def _serve(self, connection: _Connection) -> None:
         """Answer the client's messages until it leaves or is dropped."""

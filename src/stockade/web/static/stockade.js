@@ -211,14 +211,24 @@ function followMarket(market, on, session) {
     let book = null;
     let authenticated = false;
     let renewal = null;
+    let asking = false; // one grant request at a time
+    let refusals = 0; // grants refused since the last that worked: each waits longer
     const send = (message) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message)); };
     const subscribe = (channel, extra = {}) => send({ op: "subscribe", channel, market, ...extra });
     async function authorize() {
-      const answer = await signedFetch("POST", "/api/v1/stream/grant").catch(() => null);
-      if (!answer || !answer.ok) return; // logged out: the public channels go on
-      send({ op: "auth", grant: answer.value });
-      const left = answer.value.expires_ms - (await serverNow());
-      renewal = setTimeout(authorize, Math.max(5000, left - 60000));
+      if (asking || ws.readyState !== WebSocket.OPEN) return;
+      asking = true;
+      try {
+        const answer = await signedFetch("POST", "/api/v1/stream/grant").catch(() => null);
+        // logged out, or this socket closed meanwhile: the public channels go on without it
+        if (!answer || !answer.ok || ws.readyState !== WebSocket.OPEN) return;
+        send({ op: "auth", grant: answer.value });
+        const left = answer.value.expires_ms - (await serverNow());
+        clearTimeout(renewal);
+        renewal = setTimeout(authorize, Math.max(5000, left - 60000));
+      } finally {
+        asking = false;
+      }
     }
     ws.onopen = () => {
       subscribe("book");
@@ -241,23 +251,26 @@ function followMarket(market, on, session) {
           if (e.volume) side.set(e.price, e.volume); else side.delete(e.price);
         }
         on.book(book, m.events[m.events.length - 1].log_index);
-      } else if (m.type === "authenticated" && !authenticated) {
+      } else if (m.type === "authenticated") {
+        refusals = 0;
+        if (!authenticated) for (const channel of PRIVATE_CHANNELS) send({ op: "subscribe", channel });
         authenticated = true;
-        for (const channel of PRIVATE_CHANNELS) send({ op: "subscribe", channel });
       } else if (PRIVATE_CHANNELS.includes(m.type)) {
         on[m.type](m);
       } else if (m.type in on) {
         on[m.type](m[m.type]);
       } else if (m.type === "error" && m.error.name === "BAD_GRANT") {
-        authenticated = false; // the grant ended (a log-out, say): ask for another, once
+        authenticated = false; // the grant ended: ask for another, waiting longer each time
         clearTimeout(renewal);
-        authorize();
+        renewal = setTimeout(authorize, Math.min(1000 * 2 ** refusals, 60000));
+        refusals += 1;
       } else if (m.type === "error" && m.error.name !== "CoreUnavailable") {
         ws.close(); // not ready yet, or refused: try again after a pause
       }
     };
     ws.onclose = () => {
       clearTimeout(renewal);
+      renewal = null;
       setTimeout(connect, pause);
       pause = Math.min(pause * 2, 10000);
     };
@@ -675,7 +688,9 @@ async function sha256(bytes) {
 // RFC 9162 2.1.3.2: the root an entry's leaf hash and its inclusion proof give. Plain division,
 // not bit operators: those are 32-bit in JavaScript, and logs grow past 2^31 entries.
 async function rootFromInclusion(index, size, leafHash, proof) {
-  if (index >= size) throw new Error("the entry is past the tree");
+  if (!(Number.isSafeInteger(index) && Number.isSafeInteger(size) && index >= 0 && index < size)) {
+    throw new Error("the entry is not in a tree of that size");
+  }
   let fn = index, sn = size - 1, r = leafHash;
   const half = (n) => Math.floor(n / 2);
   for (const p of proof) {
@@ -743,8 +758,10 @@ async function initLogEntry() {
     document.getElementById("checkpoint").textContent = answer.checkpoint;
     document.getElementById("proof-count").textContent = String(answer.proof.length);
     try {
+      const whole = (n) => Number.isSafeInteger(n) && n >= 0;
+      if (!whole(answer.index) || answer.index !== Number(info.index)) throw new Error("the answer is about another entry");
       const signed = await openCheckpoint(answer.checkpoint, info.logKey);
-      if (signed.size !== answer.size) throw new Error("the proof is for another tree size");
+      if (!whole(answer.size) || signed.size !== answer.size) throw new Error("the proof is for another tree size");
       const leaf = await sha256(concat(Uint8Array.of(0), fromBase64(answer.entry)));
       const root = await rootFromInclusion(answer.index, answer.size, leaf, answer.proof.map(fromBase64));
       if (hex(root) !== hex(signed.root)) throw new Error("the proof does not lead to the signed root");
