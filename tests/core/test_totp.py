@@ -23,6 +23,7 @@ from stockade.keys import Identity
 from stockade.wire import (
     AddKeyRequest,
     BalancesRequest,
+    ChangePasswordRequest,
     DisableTotpRequest,
     EnableTotpRequest,
     ErrorInfo,
@@ -286,3 +287,37 @@ def test_a_code_counts_within_one_step_and_after_the_last_used(
         assert code_at(b32, found * STEP_MS) == code
         assert found > now + used
         assert abs(found - now) <= 1
+
+
+def change(h: CoreHarness, key: Identity, current: str, new: str, code: str | None) -> object:
+    outcome = h.send(key, ChangePasswordRequest(current, new, code))
+    return outcome.reply if outcome.work is None else finish_work(h, outcome)
+
+
+def test_a_session_changes_its_password(h: CoreHarness) -> None:
+    sign_up(h, "eve")
+    first = session(h, "eve")
+    new = "a brand new passphrase"
+    assert refused(change(h, first, "not the password", new, None)) == "BAD_CREDENTIALS"
+    assert refused(change(h, h.alice, PASSWORD, new, None)) == "NOT_A_SESSION"
+    assert isinstance(change(h, first, PASSWORD, new, None), Receipt)
+    assert refused(log_in(h, "eve", fixed_identity("eve-old"))) == "BAD_CREDENTIALS"
+    request = LogInRequest("eve", new, fixed_identity("eve-new").public.raw)
+    assert isinstance(finish_work(h, h.send(fixed_identity("browser"), request)), SessionOpened)
+    assert new.encode() not in h.core.state()  # only its hash
+    assert all(new.encode() not in applied.envelope for applied in h.journal)
+    replayed = h.fresh()
+    for applied in h.journal:
+        replayed.replay(JournalRecord(applied.seq, applied.ts, applied.envelope))
+    assert replayed.state_hash() == h.core.state_hash()
+
+
+def test_with_two_factor_on_a_password_change_needs_a_code(h: CoreHarness) -> None:
+    first, secret = turned_on(h, "fay")
+    new = "another long passphrase"
+    assert refused(change(h, first, PASSWORD, new, None)) == "TOTP_REQUIRED"
+    wrong = f"{(int(code_at(secret, h.now_ms)) + 3) % 10**6:06d}"
+    assert refused(change(h, first, PASSWORD, new, wrong)) == "BAD_TOTP"
+    code = code_at(secret, h.now_ms)
+    assert isinstance(change(h, first, PASSWORD, new, code), Receipt)
+    assert refused(change(h, first, new, PASSWORD, code)) == "BAD_TOTP"  # the code is spent

@@ -91,6 +91,19 @@ def test_two_factor_log_in_over_http(session: Callable[[str], HttpApi]) -> None:
     assert history.logins[0].client.startswith("127.0.0.1")
     assert len(first.logins(limit=2).logins) == 2
 
+    new = "a brand new passphrase"
+    assert refusal(lambda: second.change_password(PASSWORD, new))[1] == "TOTP_REQUIRED"
+    assert refusal(lambda: second.change_password(PASSWORD, "short", "123456"))[1] == "Malformed"
+
+    # without two-factor, the current password is enough
+    plain = session("pw-1")
+    plain.sign_up("pw.http", PASSWORD)
+    plain_account = plain.log_in("pw.http", PASSWORD)
+    assert refusal(lambda: plain.change_password("not the password", new))[1] == "BAD_CREDENTIALS"
+    plain.change_password(PASSWORD, new)
+    assert refusal(lambda: session("pw-2").log_in("pw.http", PASSWORD))[1] == "BAD_CREDENTIALS"
+    assert session("pw-3").log_in("pw.http", new) == plain_account
+
 
 def test_the_secret_comes_with_a_qr_code(session: Callable[[str], HttpApi]) -> None:
     api = session("qr-1")

@@ -31,6 +31,7 @@ from stockade.wire import (
     BookRequest,
     CancelAllRequest,
     CancelOrderRequest,
+    ChangePasswordRequest,
     CheckpointRequest,
     CreateAccountRequest,
     CreateUser,
@@ -83,6 +84,7 @@ from stockade.wire import (
     RevokeOwnKeyRequest,
     SessionOpened,
     SetMarketStatusRequest,
+    SetPassword,
     SignedCheckpointReply,
     SignUpRequest,
     Status,
@@ -143,6 +145,10 @@ EXAMPLES: list[Message] = [
     EnableTotpRequest("123456"),
     DisableTotpRequest("000000"),
     LogInsRequest(10),
+    ChangePasswordRequest("the old password", "the new password", "123456"),
+    SetPassword(
+        "alice.b", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", 9, 1
+    ),
     Reply(NONCE, body=TotpSecret("A" * 32, "otpauth://totp/x:alice.b?secret=" + "A" * 32)),
     Reply(
         NONCE,

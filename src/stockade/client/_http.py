@@ -284,6 +284,14 @@ class HttpApi:
         made from it."""
         return self.call("POST", "/api/v1/account/2fa", Receipt, body={"code": code})
 
+    def change_password(self, password: str, new_password: str, totp: str | None = None) -> Receipt:
+        """Replace the password (signed by a session), with a current code once two-factor
+        log-in is on."""
+        body = {"password": password, "new_password": new_password}
+        if totp is not None:
+            body["totp"] = totp
+        return self.call("POST", "/api/v1/account/password", Receipt, body=body)
+
     def disable_totp(self, code: str) -> Receipt:
         return self.call("POST", "/api/v1/account/2fa/off", Receipt, body={"code": code})
 

@@ -25,6 +25,7 @@ from stockade.core._totp import derived_secret, matching_step
 from stockade.exchange import AccountId
 from stockade.wire import (
     AddKeyRequest,
+    ChangePasswordRequest,
     CoreCommand,
     CreateUser,
     DisableTotpRequest,
@@ -35,6 +36,7 @@ from stockade.wire import (
     LogOutRequest,
     OpenSession,
     RevokeOwnKeyRequest,
+    SetPassword,
     SignUpRequest,
 )
 
@@ -51,6 +53,7 @@ RECORDED_REFUSALS_PER_MINUTE = 600
 
 PersonChange = (
     CreateUser
+    | SetPassword
     | OpenSession
     | LogInRefused
     | LogOutRequest
@@ -105,8 +108,12 @@ class People:
         number = credential.totp_generation if generation is None else generation
         return derived_secret(self._totp_master, credential.account, number)
 
-    def start(self, message: SignUpRequest | LogInRequest, ts: int) -> Work | ErrorInfo:
+    def start(
+        self, message: SignUpRequest | LogInRequest | ChangePasswordRequest, ts: int, sender: bytes
+    ) -> Work | ErrorInfo:
         """Refuse what can be refused at once; else the password work to do off the loop."""
+        if isinstance(message, ChangePasswordRequest):
+            return self._change_password(message, ts, sender)
         username, password = message.username, message.password
         if isinstance(message, SignUpRequest):
             if username in self.registry.credentials:
@@ -140,6 +147,36 @@ class People:
 
         return Work(username, check)
 
+    def _change_password(
+        self, message: ChangePasswordRequest, ts: int, sender: bytes
+    ) -> Work | ErrorInfo:
+        """A session's change of its account's password: the current one and, once two-factor
+        log-in is on, a current code; both count towards the lock-out when wrong."""
+        key = self.registry.keys[sender]
+        if key.expires_ms is None:
+            return core_error(CoreCode.NOT_A_SESSION, "sign this in a browser session", "key")
+        credential = self.registry.credential_of(key.account)
+        if credential is None:
+            return core_error(CoreCode.NO_PASSWORD, "this account has no password log-in")
+        username, step, generation = credential.username, None, None
+        if credential.totp_on:
+            if message.totp is None:
+                return REFUSALS["code_missing"]
+            step = matching_step(self.secret(credential), message.totp, ts, credential.totp_step)
+            generation = credential.totp_generation
+        if not self._attempt(username, ts):
+            return core_error(CoreCode.TOO_MANY_ATTEMPTS, "too many wrong tries; wait", "password")
+        if credential.totp_on and step is None:
+            return REFUSALS["code"]
+        current, new = message.password, message.new_password
+
+        def check() -> CoreCommand | ErrorInfo:
+            if not password_matches(credential.password_hash, current):
+                return core_error(CoreCode.BAD_CREDENTIALS, "wrong current password", "password")
+            return SetPassword(username, hash_password(new), step, generation)
+
+        return Work(username, check)
+
     def _attempt(self, username: str, ts: int) -> bool:
         """Count a log-in attempt as a failure from the moment it starts (so that attempts
         in flight together cannot outrun the lock-out); False when the username is locked."""
@@ -166,7 +203,7 @@ class People:
         """What to do with a log-in's result. Success clears its username's count; a failure
         stays counted. In memory only: a lock-out slows guessing; it need not survive a
         restart. A refusal is journaled while the budget lasts, else only answered."""
-        if isinstance(result, OpenSession):
+        if isinstance(result, OpenSession | SetPassword):
             self._failures.pop(username, None)
         if not isinstance(result, LogInRefused):
             return result
@@ -190,10 +227,12 @@ class People:
                     return core_error(CoreCode.USERNAME_TAKEN, "that username is taken", "username")
                 created = registry.create_user(message.username, message.password_hash, seq)
                 return Changed(registry.accounts[created])
-            case OpenSession() | LogInRefused():
+            case OpenSession() | LogInRefused() | SetPassword():
                 credential = registry.credentials.get(message.username)
                 if credential is None:  # only core sends these, after checking: never expected
                     return core_error(CoreCode.BAD_CREDENTIALS, "no such user", "username")
+                if isinstance(message, SetPassword):
+                    return self._set_password(credential, message)
                 return self._logged_in(credential, message, seq)
         if registry.keys[sender].expires_ms is None:
             return core_error(CoreCode.NOT_A_SESSION, "sign this in a browser session", "key")
@@ -218,13 +257,8 @@ class People:
             login = LogInRecord(credential.account, message.reason, message.client, None)
             return Changed(None, login=login, refusal=REFUSALS[message.reason])
         step, key = message.totp_step, message.session_key
-        if (credential.totp_on or step is not None) and not (
-            credential.totp_on
-            and step is not None
-            and message.totp_generation == credential.totp_generation
-            and step > credential.totp_step
-        ):  # two log-ins raced with one code, or two-factor changed while the password was
-            return REFUSALS["code"]  # checked: this one loses
+        if not _code_still_good(credential, step, message.totp_generation):
+            return REFUSALS["code"]
         code = self.registry.check_register(credential.account, key)
         if code is not None:
             return core_error(code, "a key can be registered once", "session_key")
@@ -233,6 +267,15 @@ class People:
         self.registry.register(credential.account, key, "session", seq, message.expires_ms)
         login = LogInRecord(credential.account, None, message.client, key)
         return Changed(self.registry.keys[key], key, login=login)
+
+    def _set_password(self, credential: Credential, message: SetPassword) -> Changed | ErrorInfo:
+        step = message.totp_step
+        if not _code_still_good(credential, step, message.totp_generation):
+            return REFUSALS["code"]
+        if step is not None:
+            self.registry.set_totp(credential.username, True, credential.totp_generation, step)
+        self.registry.set_password(credential.username, message.password_hash)
+        return Changed(None)
 
     def _two_factor(
         self, message: EnableTotpRequest | DisableTotpRequest, account: AccountId, ts: int
@@ -296,3 +339,16 @@ class People:
             return core_error(code, "a key can be registered once", "public_key")
         self.registry.register(account, key, label, seq, expires_ms)
         return Changed(self.registry.keys[key], key)
+
+
+def _code_still_good(credential: Credential, step: int | None, generation: int | None) -> bool:
+    """Whether a code checked off the loop (its ``step`` of secret ``generation``; None: no
+    code) still counts now that the command applies. Two commands racing with one code, or
+    two-factor turned on or off meanwhile: the later loses."""
+    if not credential.totp_on:
+        return step is None
+    return (
+        step is not None
+        and generation == credential.totp_generation
+        and step > credential.totp_step
+    )

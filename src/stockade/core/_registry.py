@@ -68,6 +68,11 @@ class Registry:
         found = None if record is None else self.credentials.get(record.label)
         return found if found is not None and found.account == account else None
 
+    def set_password(self, username: str, password_hash: str) -> None:
+        self.credentials[username] = msgspec.structs.replace(
+            self.credentials[username], password_hash=password_hash
+        )
+
     def set_totp(self, username: str, on: bool, generation: int, step: int) -> None:
         """Turn two-factor log-in on or off, or record a used code's step (callers check that
         ``step`` is later than the last)."""

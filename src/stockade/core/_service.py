@@ -73,6 +73,7 @@ from stockade.wire import (
     BookRequest,
     CancelAllRequest,
     CancelOrderRequest,
+    ChangePasswordRequest,
     CheckpointRequest,
     CoreCommand,
     CreateAccountRequest,
@@ -115,6 +116,7 @@ from stockade.wire import (
     Role,
     SessionOpened,
     SetMarketStatusRequest,
+    SetPassword,
     SignUpRequest,
     Status,
     StatusRequest,
@@ -457,10 +459,11 @@ class Core:
                 return engine(SetMarketStatus(message.market, message.status))
             case CreateAccountRequest() | RegisterKeyRequest() | RevokeKeyRequest():
                 return self._apply_registry(env, data, message, seq, ts)
-            case SignUpRequest() | LogInRequest():
+            case SignUpRequest() | LogInRequest() | ChangePasswordRequest():
                 return self._start_work(env, message, ts)
             case (
                 CreateUser()
+                | SetPassword()
                 | OpenSession()
                 | LogInRefused()
                 | LogOutRequest()
@@ -474,9 +477,11 @@ class Core:
 
     # ------------------------------------------------------------------ people
 
-    def _start_work(self, env: Envelope, message: SignUpRequest | LogInRequest, ts: int) -> Outcome:
+    def _start_work(
+        self, env: Envelope, message: SignUpRequest | LogInRequest | ChangePasswordRequest, ts: int
+    ) -> Outcome:
         """Refuse what can be refused at once; hand the password work to the server."""
-        work = self.people.start(message, ts)
+        work = self.people.start(message, ts, env.sender)
         if isinstance(work, ErrorInfo):
             return Outcome(env.sender, env.nonce, work, wait=True)
         return Outcome(env.sender, env.nonce, work=work)

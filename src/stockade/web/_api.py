@@ -263,6 +263,7 @@ class Api:
             Route("/api/v1/stream/grant", self.signed, methods=["POST"]),
             Route("/api/v1/account/logins", self.signed, methods=["GET"]),
             Route("/api/v1/account/2fa", self.signed, methods=["POST"]),
+            Route("/api/v1/account/password", self.signed, methods=["POST"]),
             Route("/api/v1/account/2fa/{action}", self.signed, methods=["POST"]),
         ]
 

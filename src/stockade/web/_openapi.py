@@ -34,6 +34,7 @@ from stockade.wire import (
     OrderBody,
     OrderInfo,
     Orders,
+    PasswordBody,
     PublicTrades,
     Receipt,
     SessionOpened,
@@ -93,6 +94,7 @@ _BODIES: Final = (
     CandlePage,
     StreamGrant,
     TotpBody,
+    PasswordBody,
     TotpOffer,
     LogIns,
     LogProof,
@@ -358,6 +360,14 @@ def _paths() -> Json:
                 "Turn two-factor log-in on: the secret and a code from it (sign with a session)",
                 Receipt,
                 body=TotpBody,
+            )
+        },
+        "/api/v1/account/password": {
+            "post": _signed(
+                "Change my password: the current one, the new one, and a code if two-factor is on"
+                " (sign with a session)",
+                Receipt,
+                body=PasswordBody,
             )
         },
         "/api/v1/account/2fa/off": {

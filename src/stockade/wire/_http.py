@@ -35,6 +35,7 @@ from stockade.wire._messages import (
     BalancesRequest,
     CancelAllRequest,
     CancelOrderRequest,
+    ChangePasswordRequest,
     ClientOrderId,
     DisableTotpRequest,
     EnableTotpRequest,
@@ -47,6 +48,7 @@ from stockade.wire._messages import (
     MyTradesRequest,
     OpenOrdersRequest,
     OrderRequest,
+    Password,
     PlaceOrderRequest,
     RevokeOwnKeyRequest,
     StreamGrantRequest,
@@ -133,6 +135,15 @@ class TotpBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     code: TotpCode
 
 
+class PasswordBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/v1/account/password``: the current password, the new one, and a current
+    authenticator code once two-factor log-in is on."""
+
+    password: Password
+    new_password: Password
+    totp: TotpCode | None = None
+
+
 class AmendBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``PATCH /api/v1/orders/{id}``: the order's new remaining quantity and price."""
 
@@ -144,6 +155,7 @@ _order_body = msgspec.json.Decoder(OrderBody)
 _amend_body = msgspec.json.Decoder(AmendBody)
 _key_body = msgspec.json.Decoder(KeyBody)
 _totp_body = msgspec.json.Decoder(TotpBody)
+_password_body = msgspec.json.Decoder(PasswordBody)
 _message: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 _encoder = msgspec.msgpack.Encoder()
 
@@ -291,6 +303,9 @@ def _security(
             return TotpSecretRequest()
         case "POST", ("account", "2fa"):
             return EnableTotpRequest(_json(_totp_body, request.body).code)
+        case "POST", ("account", "password"):
+            body = _json(_password_body, request.body)
+            return ChangePasswordRequest(body.password, body.new_password, body.totp)
         case "POST", ("account", "2fa", "off"):
             return DisableTotpRequest(_json(_totp_body, request.body).code)
     return None
@@ -304,11 +319,20 @@ def _translate(request: HttpRequest, parts: tuple[str, ...], params: dict[str, s
     return message
 
 
+_BODIES: Final = (
+    ("orders",),
+    ("keys",),
+    ("account", "2fa"),
+    ("account", "2fa", "off"),
+    ("account", "password"),
+)
+
+
 def _takes_body(method: str, parts: tuple[str, ...]) -> bool:
     """Only placing an order (POST /orders), amending one (PATCH /orders/{id}), adding an API
     key (POST /keys) and turning two-factor log-in on or off send JSON."""
     if method == "POST":
-        return parts in (("orders",), ("keys",), ("account", "2fa"), ("account", "2fa", "off"))
+        return parts in _BODIES
     return method == "PATCH" and len(parts) == 2 and parts[0] == "orders"
 
 

@@ -197,6 +197,15 @@ class DisableTotpRequest(_Msg, frozen=True, tag=39):
     code: TotpCode
 
 
+class ChangePasswordRequest(_Msg, frozen=True, tag=17):
+    """Replace the account's password (signed by a session): the current one, the new one, and
+    a current code once two-factor log-in is on. Checked and hashed off core's event loop."""
+
+    password: Password
+    new_password: Password
+    totp: TotpCode | None = None
+
+
 class LogInsRequest(_Msg, frozen=True, tag=16):
     """The account's latest log-ins and refused log-in attempts, newest first."""
 
@@ -255,6 +264,16 @@ class OpenSession(_Msg, frozen=True, tag=41):
     totp_step: Seq | None = None  # the time step of the code it took, which no log-in may reuse
     totp_generation: Seq | None = None  # the secret that code was checked against
     client: ClientNote = ""
+
+
+class SetPassword(_Msg, frozen=True, tag=43):
+    """Core's own command, once a password change's current password checked out and the new
+    one is hashed: what the journal keeps (never either password)."""
+
+    username: Username
+    password_hash: PasswordHash
+    totp_step: Seq | None = None
+    totp_generation: Seq | None = None
 
 
 #: Why core refused a log-in whose username exists (a refusal is journaled, for the owner's
@@ -605,6 +624,7 @@ UserRequest = (
     | EnableTotpRequest
     | DisableTotpRequest
     | LogInsRequest
+    | ChangePasswordRequest
 )
 PublicRequest = (
     BookRequest
@@ -618,7 +638,7 @@ PublicRequest = (
     | GrantedRead
 )
 #: What core sends itself once work done off its event loop (a password hash) is ready.
-CoreCommand = CreateUser | OpenSession | LogInRefused
+CoreCommand = CreateUser | OpenSession | LogInRefused | SetPassword
 OperatorRequest = (
     CreateAccountRequest
     | RegisterKeyRequest

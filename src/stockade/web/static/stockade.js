@@ -661,6 +661,15 @@ function initSecurity(session) {
     event.target.code.value = "";
     await change("/api/v1/account/2fa", { code }, "Two-factor log-in is on.");
   });
+  document.getElementById("password-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const body = { password: form.password.value, new_password: form.new_password.value };
+    if (form.totp.value.trim()) body.totp = form.totp.value.trim();
+    form.reset();
+    const answer = await signedFetch("POST", "/api/v1/account/password", "", body);
+    document.getElementById("password-news").textContent = answer.ok ? "The password is changed." : describe(answer.value);
+  });
   document.getElementById("totp-off-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const code = event.target.code.value.trim();
