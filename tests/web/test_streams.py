@@ -5,6 +5,7 @@ connection usable; a client that breaks the rules is closed."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -16,8 +17,10 @@ from websockets.sync.client import ClientConnection, connect
 
 from stockade.audit import INTERVALS
 from stockade.exchange import Side, TimeInForce
+from stockade.keys import read_secret
 from stockade.site._defaults import BTC_USD
 from stockade.web._streams import MAX_MESSAGE, MAX_RATE
+from stockade.wire import STREAM_AUTH_DOMAIN
 from tests.live import LiveSite
 from tests.processes import http_request, wait_for
 
@@ -33,6 +36,13 @@ def _url(live: LiveSite) -> str:
 def _market_data(live: LiveSite) -> None:
     """Wait until web's mirror of the log holds the market (the listing is checkpointed)."""
     wait_for(lambda: _get(live, f"/api/v1/markets/{MARKET}/ticker")[0] == 200, 30, "market data")
+
+
+def hello(ws: ClientConnection) -> dict[str, object]:
+    """The connection's first message: its nonce, which an ``auth`` signs."""
+    first = json.loads(ws.recv(timeout=10))
+    assert first["type"] == "hello"
+    return first
 
 
 @pytest.fixture
@@ -212,13 +222,27 @@ def _grant_json(live: LiveSite, name: str) -> dict[str, object]:
         return json.loads(msgspec.json.encode(api.stream_grant()))
 
 
+def _signed_for(live: LiveSite, name: str, nonce: bytes) -> str:
+    """``name``'s key's signature of a connection's nonce, as ``auth`` takes it."""
+    signature = read_secret(live.layout.client_key(name)).secret.sign(STREAM_AUTH_DOMAIN, nonce)
+    return base64.b64encode(signature).decode()
+
+
 def test_private_channels_push_a_users_orders_fills_and_balances(
     live: LiveSite, stream: ClientConnection
 ) -> None:
+    nonce = base64.b64decode(str(hello(stream)["nonce"]))
     _send(stream, {"op": "subscribe", "channel": "orders"})
     assert _next(stream, "error")["error"]["name"] == "NotAuthenticated"
     grant = _grant_json(live, "alice")
+    _send(stream, {"op": "auth", "grant": grant, "signature": _signed_for(live, "bob", nonce)})
+    assert _next(stream, "error")["error"]["field"] == "signature"  # not the grant's key
+    other = _signed_for(live, "alice", bytes(16))  # the grant's key, another connection's nonce
+    _send(stream, {"op": "auth", "grant": grant, "signature": other})
+    assert _next(stream, "error")["error"]["field"] == "signature"
     _send(stream, {"op": "auth", "grant": grant})
+    assert _next(stream, "error")["error"]["field"] == "signature"  # a grant alone opens nothing
+    _send(stream, {"op": "auth", "grant": grant, "signature": _signed_for(live, "alice", nonce)})
     assert _next(stream, "authenticated")["expires_ms"] == grant["expires_ms"]
     for channel in ("orders", "fills", "balances"):
         _send(stream, {"op": "subscribe", "channel": channel})
@@ -251,8 +275,9 @@ def test_private_channels_push_a_users_orders_fills_and_balances(
 
 def test_a_forged_or_altered_grant_opens_nothing(live: LiveSite, stream: ClientConnection) -> None:
     grant = _grant_json(live, "carol")
+    signature = _signed_for(live, "carol", base64.b64decode(str(hello(stream)["nonce"])))
     for field, value in (("account", 1), ("expires_ms", int(str(grant["expires_ms"])) + 1)):
-        _send(stream, {"op": "auth", "grant": {**grant, field: value}})
+        _send(stream, {"op": "auth", "grant": {**grant, field: value}, "signature": signature})
         error = _next(stream, "error")["error"]
         assert (error["name"], error["field"]) == ("BAD_GRANT", "grant")
     _send(stream, {"op": "subscribe", "channel": "balances"})

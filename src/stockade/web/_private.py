@@ -25,6 +25,7 @@ from stockade.web._api import plain
 from stockade.web._corelink import CoreAnswer, CoreUnavailable
 from stockade.wire import (
     GRANT_DOMAIN,
+    STREAM_AUTH_DOMAIN,
     Balances,
     BalancesRequest,
     GrantedRead,
@@ -66,6 +67,7 @@ class PrivateState:
 
 class Follower(Protocol):
     private: PrivateState
+    nonce: bytes  # the connection's, which an ``auth`` signs
 
     def push(self, data: bytes) -> bool:
         """Queue ``data``; False (and the connection is closing) if the client fell behind."""
@@ -103,8 +105,9 @@ class PrivateStreams:
         self.clock_ms = clock_ms
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def auth(self, follower: Follower, grant: StreamGrant) -> list[bytes]:
-        """Take ``grant`` for this connection (a fresh one before the last expires renews it)."""
+    def auth(self, follower: Follower, grant: StreamGrant, signature: bytes) -> list[bytes]:
+        """Take ``grant`` for this connection (a fresh one before the last expires renews it),
+        if its own key signed this connection's nonce: a grant alone is no bearer token."""
         signed = grant_bytes(grant.account, grant.public_key, grant.user, grant.expires_ms)
         try:
             self.core_key.verify(GRANT_DOMAIN, signed, grant.signature)
@@ -112,6 +115,11 @@ class PrivateStreams:
             raise Refusal(
                 "BAD_GRANT", "the grant is not signed by this exchange", "grant"
             ) from None
+        try:
+            PublicKey(grant.public_key).verify(STREAM_AUTH_DOMAIN, follower.nonce, signature)
+        except (BadSignature, ValueError):
+            text = "sign this connection's hello nonce with the grant's key"
+            raise Refusal("BAD_GRANT", text, "signature") from None
         if grant.expires_ms <= self.clock_ms():
             raise Refusal("BAD_GRANT", "the grant has expired: ask for a new one", "grant")
         state = follower.private

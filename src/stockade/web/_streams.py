@@ -18,7 +18,9 @@ second, a connection holds at most ``MAX_SUBSCRIPTIONS``, an instance at most
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from typing import Annotated, Literal, TypeVar, get_args
@@ -94,9 +96,11 @@ class Unsubscribe(_Op, frozen=True, tag="unsubscribe"):
 
 
 class Auth(_Op, frozen=True, tag="auth"):
-    """A stream grant (``POST /api/v1/stream/grant``), for the private channels."""
+    """A stream grant (``POST /api/v1/stream/grant``), for the private channels, and the
+    grant's key's signature over ``STREAM_AUTH_DOMAIN`` and this connection's nonce."""
 
     grant: StreamGrant
+    signature: Annotated[bytes, msgspec.Meta(min_length=64, max_length=64)]
 
 
 class Ping(_Op, frozen=True, tag="ping"):
@@ -127,6 +131,7 @@ class _Connection:
         self.keys: set[Key] = set()
         self.private = PrivateState()
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(MAX_QUEUED)
+        self.nonce = secrets.token_bytes(16)  # what an ``auth`` must sign, on this connection
         self.clock = clock
         self.closing: tuple[int, str] | None = None  # the close code and reason, once decided
         self._allowance, self._at = float(MAX_RATE), clock()
@@ -357,6 +362,8 @@ class Hub:
         """Read the client's messages and write its queue until either ends: the client left,
         or was dropped and its close went out, or a send timed out. Then the socket goes."""
         self.connections.add(connection)
+        hello = {"type": "hello", "nonce": base64.b64encode(connection.nonce).decode()}
+        connection.push(_encode(hello))
         serving = asyncio.create_task(self._serve(connection))
         sending = asyncio.create_task(connection.send_all())
         try:
@@ -414,7 +421,7 @@ class Hub:
         if isinstance(message, Unsubscribe):
             return self.unsubscribe(connection, message)
         if isinstance(message, Auth):
-            return self.private.auth(connection, message.grant)
+            return self.private.auth(connection, message.grant, message.signature)
         return [_encode({"type": "pong", "server_time_ms": time.time_ns() // 1_000_000})]
 
 

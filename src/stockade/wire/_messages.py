@@ -221,6 +221,9 @@ class StreamGrantRequest(_Msg, frozen=True, tag=36):
 GRANT_MS = 5 * 60 * 1000
 #: What core's signature on a stream grant covers, after this domain (``grant_bytes``).
 GRANT_DOMAIN = b"stockade/stream-grant/v1\x00"
+#: What the grant's own key signs to use it on one stream connection: this, then the nonce the
+#: connection's ``hello`` carries. A grant seen elsewhere opens nothing without that key.
+STREAM_AUTH_DOMAIN = b"stockade/stream-auth/v1\x00"
 
 
 class StreamGrant(_Msg, frozen=True, tag=117):

@@ -202,6 +202,7 @@ const CHART_CANDLES = 60;
 // under a stream grant renewed a minute before it ends. Reconnects, pausing longer each time,
 // if the connection drops or the data is not there yet.
 const PRIVATE_CHANNELS = ["orders", "fills", "balances"];
+const STREAM_AUTH_DOMAIN = "stockade/stream-auth/v1\0";
 
 function followMarket(market, on, session) {
   let pause = 500;
@@ -212,6 +213,7 @@ function followMarket(market, on, session) {
     let authenticated = false;
     let renewal = null;
     let asking = false; // one grant request at a time
+    let nonce = null; // the connection's, from its hello: a grant is used by signing it
     let refusals = 0; // grants refused since the last that worked: each waits longer
     const send = (message) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message)); };
     const subscribe = (channel, extra = {}) => send({ op: "subscribe", channel, market, ...extra });
@@ -222,7 +224,10 @@ function followMarket(market, on, session) {
         const answer = await signedFetch("POST", "/api/v1/stream/grant").catch(() => null);
         // logged out, or this socket closed meanwhile: the public channels go on without it
         if (!answer || !answer.ok || ws.readyState !== WebSocket.OPEN) return;
-        send({ op: "auth", grant: answer.value });
+        const session = await currentSession();
+        const signed = concat(encoder.encode(STREAM_AUTH_DOMAIN), nonce);
+        const signature = new Uint8Array(await crypto.subtle.sign("Ed25519", session.privateKey, signed));
+        send({ op: "auth", grant: answer.value, signature: base64(signature) });
         const left = answer.value.expires_ms - (await serverNow());
         clearTimeout(renewal);
         renewal = setTimeout(authorize, Math.max(5000, left - 60000));
@@ -234,11 +239,13 @@ function followMarket(market, on, session) {
       subscribe("book");
       subscribe("trades");
       subscribe("candles", { interval: "1m" });
-      if (session) authorize();
     };
     ws.onmessage = (event) => {
       const m = JSON.parse(event.data);
-      if (m.type === "snapshot") {
+      if (m.type === "hello") {
+        nonce = fromBase64(m.nonce);
+        if (session) authorize();
+      } else if (m.type === "snapshot") {
         pause = 500;
         book = { seq: m.seq, bids: new Map(m.bids), asks: new Map(m.asks) };
         on.book(book, m.log_index);
