@@ -196,6 +196,20 @@ def test_an_api_key_made_in_the_browser_trades_from_python(
         assert api.balances()["USD"][1] == 1000 * 40_000 * 10**6 // 10**8
         api.cancel_order(receipt.order_id)
 
+    elsewhere = browser.new_context().new_page()  # dana logs in on another browser too
+    elsewhere.goto(live.web + "/login")
+    elsewhere.fill("#auth-username", "dana.b")
+    elsewhere.fill("#auth-password", PASSWORD)
+    elsewhere.click("#auth-submit")
+    elsewhere.wait_for_url(live.web + "/")
+    page.reload()
+    expect(page.locator("#keys tr")).to_have_count(3)
+    page.click("#end-others")
+    expect(page.locator("#key-news")).to_have_text("Ended 1 other session(s).")
+    expect(page.locator("#keys tr", has_text="ended")).to_have_count(1)
+    expect(page.locator("#keys tr", has_text="live (this browser)")).to_have_count(1)
+    expect(page.locator("#keys tr", has_text="API key")).to_contain_text("live")
+
     page.locator(f"#keys tr[data-key='{bot.public.hex()}'] button").click()
     expect(page.locator("#key-news")).to_have_text("Revoked.")
     with HttpApi(live.web, bot, live.site.core_key) as api, pytest.raises(ApiError) as refused:

@@ -549,9 +549,15 @@ function initKeys(session) {
   document.getElementById("private").hidden = false;
   const news = document.getElementById("key-news");
 
+  let others = []; // the other live sessions' public keys, as last listed
+
   async function refresh() {
     const answer = await signedFetch("GET", "/api/v1/keys");
     if (!answer.ok) { news.textContent = describe(answer.value); return; }
+    others = answer.value.keys
+      .filter((k) => k.session && k.live)
+      .map((k) => hex(fromBase64(k.public_key)))
+      .filter((publicHex) => publicHex !== session.public_hex);
     const body = document.getElementById("keys");
     body.replaceChildren();
     for (const key of answer.value.keys) {
@@ -577,6 +583,16 @@ function initKeys(session) {
       }
     }
   }
+
+  document.getElementById("end-others").addEventListener("click", async () => {
+    const ended = [];
+    for (const publicHex of others) {
+      const done = await signedFetch("DELETE", `/api/v1/keys/${publicHex}`);
+      if (done.ok) ended.push(publicHex);
+    }
+    news.textContent = `Ended ${ended.length} other session(s).`;
+    refresh();
+  });
 
   document.getElementById("key-form").addEventListener("submit", async (event) => {
     event.preventDefault();
