@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from stockade.audit import INTERVALS
+from stockade.client import Stream, StreamError
 from stockade.exchange import Side, TimeInForce
 from stockade.keys import read_secret
 from stockade.site._defaults import BTC_USD
@@ -284,3 +285,32 @@ def test_a_forged_or_altered_grant_opens_nothing(live: LiveSite, stream: ClientC
     assert _next(stream, "error")["error"]["name"] == "NotAuthenticated"
     _send(stream, {"op": "subscribe", "channel": "balances", "market": MARKET})
     assert _next(stream, "error")["error"]["field"] == "market"
+
+
+def test_the_sdk_stream_keeps_a_book_and_follows_private_channels(live: LiveSite) -> None:
+    _market_data(live)
+    with live.api("carol") as carol, Stream(live.web) as stream:
+        stream.authenticate(carol)
+        stream.subscribe("book", MARKET)
+        stream.subscribe("orders")
+        messages = stream.messages()
+        first = next(m for m in messages if m["type"] == "book")
+        price = PRICE - 3_000 * 10**6
+        placed = carol.place_order(MARKET, Side.BUY, 3 * LOT, price, client_order_id="sdk-1")
+        seen_order = seen_level = False
+        deadline = time.monotonic() + 20
+        while not (seen_order and seen_level) and time.monotonic() < deadline:
+            message = next(messages)
+            if message["type"] == "orders":
+                seen_order |= any(o["order_id"] == placed.order_id for o in message["orders"])
+            elif message["type"] == "book":
+                assert message["seq"] >= first["seq"]
+                seen_level |= dict(message["bids"]).get(price, 0) >= 3 * LOT
+        carol.cancel_order(placed.order_id)
+    assert seen_order
+    assert seen_level
+    with Stream(live.web) as stream:
+        stream.subscribe("book", "NOPE-USD")
+        with pytest.raises(StreamError) as refused:
+            next(stream.messages())
+    assert refused.value.name == "UnknownMarket"

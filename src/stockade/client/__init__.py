@@ -22,6 +22,7 @@ from stockade.client._market import (
 from stockade.client._mirror import LogMirror, MarketView, MirrorRefused, Served
 from stockade.client._relay import LogSource, RelayError, RelayReader
 from stockade.client._sitefile import SITE_FILE, SiteFile, SiteFileError, read_site_file
+from stockade.client._stream import Stream, StreamError
 
 __all__ = [
     "SITE_FILE",
@@ -51,6 +52,8 @@ __all__ = [
     "SiteFile",
     "SiteFileError",
     "StaleCheckpoint",
+    "Stream",
+    "StreamError",
     "expect",
     "log_entries",
     "read_site_file",
