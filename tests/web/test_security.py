@@ -5,7 +5,6 @@ in the owner's history with where it came from."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +14,7 @@ import pytest
 
 from stockade.client import SITE_FILE, ApiError, HttpApi, Refused, read_site_file
 from stockade.keys import generate
-from stockade.wire import HEADERS, HttpRequest, sign_http
+from stockade.wire import HttpRequest, sign_http
 from tests.live import LiveSite
 
 PASSWORD = "a long enough password"
@@ -126,13 +125,7 @@ def _signed_raw(api: HttpApi, path: str) -> tuple[str, str, bytes, dict[str, str
     request = HttpRequest("POST", path, "", b"")
     nonce, ts = api._nonce(), int(time.time() * 1000)
     signature = sign_http(api.identity, api.core_key, request, nonce, ts)
-    values = (
-        api.identity.public.hex(),
-        str(ts),
-        nonce.hex(),
-        base64.b64encode(signature).decode(),
-    )
-    return "POST", path, b"", dict(zip(HEADERS, values, strict=True))
+    return "POST", path, b"", api.signature_headers(nonce, ts, signature)
 
 
 def test_an_api_key_cannot_touch_two_factor(live: LiveSite) -> None:

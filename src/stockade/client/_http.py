@@ -154,13 +154,7 @@ class HttpApi:
         request = HttpRequest(method, path, query, raw)
         nonce, ts = self._nonce(), int(self.clock() * 1000)
         signature = sign_http(self.identity, self.core_key, request, nonce, ts)
-        key, ts_name, nonce_name, signature_name = HEADERS
-        headers = {
-            key: self.identity.public.hex(),
-            ts_name: str(ts),
-            nonce_name: nonce.hex(),
-            signature_name: base64.b64encode(signature).decode(),
-        }
+        headers = self.signature_headers(nonce, ts, signature)
         if raw:
             headers["Content-Type"] = "application/json"
         target = path + (f"?{query}" if query else "")
@@ -170,6 +164,12 @@ class HttpApi:
         reply = self._open(base64.b64decode(signed_reply), nonce)
         me = self.identity.public.raw
         return reply, request, http_envelope(me, self.core_key.raw, nonce, ts, request, signature)
+
+    def signature_headers(self, nonce: bytes, ts: int, signature: bytes) -> dict[str, str]:
+        """The headers that carry this client's signature of a request."""
+        encoded = base64.b64encode(signature).decode()
+        values = (self.identity.public.hex(), str(ts), nonce.hex(), encoded)
+        return dict(zip(HEADERS, values, strict=True))
 
     def _open(self, data: bytes, nonce: bytes) -> Reply:
         env = decode_envelope(data, MAX_REPLY)

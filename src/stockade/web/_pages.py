@@ -21,6 +21,7 @@ from starlette.routing import Route
 from stockade.httpkit import response
 from stockade.web._api import Api
 from stockade.web._corelink import CoreUnavailable
+from stockade.web._proofs import entry_index
 from stockade.wire import Book, BookRequest, Markets, MarketsRequest
 
 HERE = Path(__file__).parent
@@ -159,11 +160,11 @@ class Pages:
 
     async def log_entry(self, request: Request) -> Response:
         """One entry of the log, its proof checked in the browser against the log's key."""
-        index = request.path_params["index"]
-        if not (index.isascii() and index.isdigit()) or len(index) > 19:
+        index = entry_index(request.path_params["index"])
+        if index is None:
             return self._render(request, "missing.html", 404, what="no such log entry")
         log_key = self.api.site_info["log"]
-        return self._render(request, "log-entry.html", index=int(index), log_key=log_key)
+        return self._render(request, "log-entry.html", index=index, log_key=log_key)
 
     async def static_file(self, request: Request) -> Response:
         found = self.static.get(request.path_params["name"])

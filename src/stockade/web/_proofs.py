@@ -35,10 +35,10 @@ class Proofs:
         return [Route("/api/v1/log/entries/{index}", self.entry, methods=["GET"])]
 
     async def entry(self, request: Request) -> Response:
-        text = request.path_params["index"]
-        if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        index = entry_index(request.path_params["index"])
+        if index is None:
             return refuse(400, "Malformed", "an entry index is a decimal integer", "index")
-        index, served = int(text), self.mirror.served
+        served = self.mirror.served
         if served is None:
             return _not_yet("no checkpoint pulled yet; retry")
         size = served.checkpoint.size
@@ -55,6 +55,13 @@ class Proofs:
             msgspec.Raw(msgspec.json.encode(describe(data))),
         )
         return json_response(answer, headers=PROOF_CACHE)
+
+
+def entry_index(text: str) -> int | None:
+    """A log index from a path: ASCII digits, at most 19 of them; None for anything else."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    return int(text)
 
 
 def _not_yet(message: str) -> Response:

@@ -185,6 +185,16 @@ function initAuth() {
 
 // ---------------------------------------------------------------- a market
 
+// Merges ``items`` into ``kept`` (key -> item) and keeps only the ``limit`` with the largest
+// keys; returns them, largest key first.
+function keepLatest(kept, items, keyOf, limit) {
+  for (const item of items) kept.set(keyOf(item), item);
+  const latest = [...kept.values()].sort((a, b) => keyOf(b) - keyOf(a)).slice(0, limit);
+  kept.clear();
+  for (const item of latest) kept.set(keyOf(item), item);
+  return latest;
+}
+
 function cell(row, text, className) {
   const td = row.insertCell();
   td.textContent = text;
@@ -353,10 +363,7 @@ function initMarket(session) {
   }
 
   function showTrades(news) {
-    for (const trade of news) trades.set(trade.trade_id, trade);
-    const latest = [...trades.values()].sort((a, b) => b.trade_id - a.trade_id).slice(0, 20);
-    trades.clear();
-    for (const trade of latest) trades.set(trade.trade_id, trade);
+    const latest = keepLatest(trades, news, (t) => t.trade_id, 20);
     const body = document.getElementById("recent-trades");
     body.replaceChildren();
     for (const trade of latest) {
@@ -371,10 +378,7 @@ function initMarket(session) {
   }
 
   function showCandles(news) {
-    for (const candle of news) candles.set(candle[0], candle);
-    const shown = [...candles.values()].sort((a, b) => a[0] - b[0]).slice(-CHART_CANDLES);
-    candles.clear();
-    for (const candle of shown) candles.set(candle[0], candle);
+    const shown = keepLatest(candles, news, (c) => c[0], CHART_CANDLES).reverse(); // oldest first
     drawCandles(document.getElementById("chart"), shown, price);
   }
 
@@ -387,29 +391,27 @@ function initMarket(session) {
     const body = document.getElementById("open-orders");
     body.replaceChildren();
     for (const order of orders.filter((o) => o.market === info.market)) {
-        const row = body.insertRow();
-        row.dataset.orderId = String(order.order_id);
-        cell(row, String(order.order_id));
-        cell(row, order.side);
-        cell(row, price(order.price), "num");
-        cell(row, size(order.remaining), "num");
-        const button = document.createElement("button");
-        button.type = "button";
-        button.textContent = "Cancel";
-        button.addEventListener("click", async () => {
-          const answer = await signedFetch("DELETE", `/api/v1/orders/${order.order_id}`);
-          showReceipt(answer, "Cancelled");
-          refreshMine();
-        });
-        row.insertCell().append(button);
+      const row = body.insertRow();
+      row.dataset.orderId = String(order.order_id);
+      cell(row, String(order.order_id));
+      cell(row, order.side);
+      cell(row, price(order.price), "num");
+      cell(row, size(order.remaining), "num");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Cancel";
+      button.addEventListener("click", async () => {
+        const answer = await signedFetch("DELETE", `/api/v1/orders/${order.order_id}`);
+        showReceipt(answer, "Cancelled");
+        refreshMine();
+      });
+      row.insertCell().append(button);
     }
   }
 
   function showFills(trades) {
-    for (const trade of trades) if (trade.market === info.market) fills.set(trade.trade_id, trade);
-    const latest = [...fills.values()].sort((a, b) => b.trade_id - a.trade_id).slice(0, 50);
-    fills.clear();
-    for (const trade of latest) fills.set(trade.trade_id, trade);
+    const mine = trades.filter((t) => t.market === info.market);
+    const latest = keepLatest(fills, mine, (t) => t.trade_id, 50);
     const body = document.getElementById("my-trades");
     body.replaceChildren();
     for (const trade of latest) {
