@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from core_wire import cpu_seconds, free_port, fund, open_loop_figures
+from core_wire import UNLIMITED, cpu_seconds, free_port, fund, open_loop_figures
 from stockade.client import read_site_file
 from stockade.keys import read_secret
 from stockade.site import BTC_USD, SiteLayout, init_site, wait_until_listening
@@ -133,6 +133,7 @@ def core_and_web(
             clients=tuple(names),
             core_address=f"tcp://127.0.0.1:{free_port()}",
             web_address=f"tcp://127.0.0.1:{free_port()}",
+            budget=UNLIMITED,
         )
         layout = SiteLayout(root)
         if not market_data:

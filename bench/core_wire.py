@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from stockade.client import Client, OperatorClient
-from stockade.core import load_config
+from stockade.core import Budget, load_config
 from stockade.exchange import Side, TimeInForce
 from stockade.keys import read_public
 from stockade.site import BTC_USD, SiteLayout, init_site, wait_until_listening
@@ -97,6 +97,11 @@ def worker(site: str, name: str, rate: float, seconds: float, start_at: float) -
     return {"latencies": latencies, "errors": errors}
 
 
+#: Each account's request budget in the benches: far above what they send, so that core still
+#: counts every request (its cost is in the figures) but refuses none.
+UNLIMITED = Budget(1_000_000, 1_000_000)
+
+
 def setup_site(root: Path, clients: list[str], database: str | None) -> SiteLayout:
     init_site(
         root,
@@ -104,6 +109,7 @@ def setup_site(root: Path, clients: list[str], database: str | None) -> SiteLayo
         clients=tuple(clients),
         core_address=f"tcp://127.0.0.1:{free_port()}",
         database=database,
+        budget=UNLIMITED,
     )
     return SiteLayout(root)
 

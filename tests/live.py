@@ -7,15 +7,17 @@ import contextlib
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from stockade.client import Client, HttpApi, OperatorClient, SiteFile, read_site_file
+from stockade.core import Budget
 from stockade.keys import read_public
 from stockade.site import SiteLayout, wait_until_listening
 from stockade.site._demo import setup_listing
-from stockade.wire import parse_address
+from stockade.wire import HttpMethod, HttpRequest, parse_address, sign_http
 from tests.processes import http_get, new_site, wait_for
 
 USERS = ("alice", "bob", "carol")
@@ -58,8 +60,8 @@ class LiveSite:
 
 
 @contextlib.contextmanager
-def running_site(root: Path) -> Iterator[LiveSite]:
-    layout = new_site(root, clients=USERS)
+def running_site(root: Path, budget: Budget | None = None) -> Iterator[LiveSite]:
+    layout = new_site(root, clients=USERS, budget=budget)
     with (layout.root / "up.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "stockade", "up", str(layout.root)], stdout=log, stderr=log
@@ -79,3 +81,14 @@ def running_site(root: Path) -> Iterator[LiveSite]:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
+
+
+def signed_raw(
+    api: HttpApi, method: HttpMethod, path: str
+) -> tuple[str, str, bytes, dict[str, str]]:
+    """Method, target, body and headers of a signed request with no body or query, for reading
+    web's raw answer."""
+    request = HttpRequest(method, path, "", b"")
+    nonce, ts = api._nonce(), int(time.time() * 1000)
+    signature = sign_http(api.identity, api.core_key, request, nonce, ts)
+    return method, path, b"", api.signature_headers(nonce, ts, signature)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from stockade.core import Budget
 from stockade.site import SiteLayout, child_environment, init_site
 
 
@@ -20,7 +21,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def new_site(root: Path, clients: tuple[str, ...] = (), database: str | None = None) -> SiteLayout:
+def new_site(
+    root: Path,
+    clients: tuple[str, ...] = (),
+    database: str | None = None,
+    budget: Budget | None = None,
+) -> SiteLayout:
     """A site whose core, relay, witness and web listen on free loopback ports."""
     init_site(
         root,
@@ -30,6 +36,7 @@ def new_site(root: Path, clients: tuple[str, ...] = (), database: str | None = N
         relay_address=f"tcp://127.0.0.1:{free_port()}",
         witness_address=f"tcp://127.0.0.1:{free_port()}",
         web_address=f"tcp://127.0.0.1:{free_port()}",
+        budget=budget,
     )
     return SiteLayout(root)
 

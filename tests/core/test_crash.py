@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from stockade.client import OperatorClient
 from stockade.core import (
+    Budget,
     Core,
     CoreLog,
     JournalRecord,
@@ -150,7 +151,12 @@ def test_core_survives_repeated_sigkill_under_load(
     database = None if backend == "sqlite" else str(request.getfixturevalue("pg_url"))
     root = tmp_path / "site"
     init_site(
-        root, name="crash", clients=LOADERS, core_address="tcp://127.0.0.1:0", database=database
+        root,
+        name="crash",
+        clients=LOADERS,
+        core_address="tcp://127.0.0.1:0",
+        database=database,
+        budget=Budget(1_000_000, 1_000_000),  # the loaders are meant to flood core
     )
     layout = SiteLayout(root)
     _use_free_port_and_fast_snapshots(layout)

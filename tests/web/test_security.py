@@ -14,8 +14,7 @@ import pytest
 
 from stockade.client import SITE_FILE, ApiError, HttpApi, Refused, read_site_file
 from stockade.keys import generate
-from stockade.wire import HttpRequest, sign_http
-from tests.live import LiveSite
+from tests.live import LiveSite, signed_raw
 
 PASSWORD = "a long enough password"
 
@@ -108,7 +107,7 @@ def test_the_secret_comes_with_a_qr_code(session: Callable[[str], HttpApi]) -> N
     api = session("qr-1")
     api.sign_up("qr.http", PASSWORD)
     api.log_in("qr.http", PASSWORD)
-    status, value, signed_reply = api._send(*_signed_raw(api, "/api/v1/account/2fa/secret"))
+    status, value, signed_reply = api._send(*signed_raw(api, "POST", "/api/v1/account/2fa/secret"))
     assert status == 200
     assert isinstance(value, dict)
     rows = value["qr"]
@@ -118,14 +117,6 @@ def test_the_secret_comes_with_a_qr_code(session: Callable[[str], HttpApi]) -> N
     assert value["uri"].startswith("otpauth://totp/")
     assert json.dumps(value).count(value["secret"]) == 2  # in ``secret`` and in the URI only
     assert signed_reply is not None  # core's own answer, to check: web added only the QR code
-
-
-def _signed_raw(api: HttpApi, path: str) -> tuple[str, str, bytes, dict[str, str]]:
-    """Method, target, body and headers of a signed POST, for reading web's raw JSON."""
-    request = HttpRequest("POST", path, "", b"")
-    nonce, ts = api._nonce(), int(time.time() * 1000)
-    signature = sign_http(api.identity, api.core_key, request, nonce, ts)
-    return "POST", path, b"", api.signature_headers(nonce, ts, signature)
 
 
 def test_an_api_key_cannot_touch_two_factor(live: LiveSite) -> None:

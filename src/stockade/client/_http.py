@@ -36,6 +36,7 @@ from stockade.wire import (
     Opener,
     OrderInfo,
     Orders,
+    Quota,
     Receipt,
     Replies,
     Reply,
@@ -88,6 +89,8 @@ class HttpApi:
         self.clock = clock
         self.log = log
         self._nonce = NonceSource(secrets.token_bytes(8))
+        #: the account's request budget as core counted it in its last signed reply
+        self.quota: Quota | None = None
 
     @classmethod
     def from_site(cls, site: Path, key_file: Path, timeout: float = 10) -> Self:
@@ -162,6 +165,7 @@ class HttpApi:
         if signed_reply is None:  # refused before core could tell who signed it
             raise _refusal(status, value)
         reply = self._open(base64.b64decode(signed_reply), nonce)
+        self.quota = reply.quota
         me = self.identity.public.raw
         return reply, request, http_envelope(me, self.core_key.raw, nonce, ts, request, signature)
 

@@ -7,6 +7,7 @@ I/O; ``_server`` and ``_storage`` do the I/O; ``_app`` is the process entry poin
 
 from stockade.core._app import main, now_ms, restore_core, serve
 from stockade.core._config import ConfigError, CoreConfig, load_config
+from stockade.core._limits import Budget, Limiter
 from stockade.core._log import CoreLog, LogForked, Logged
 from stockade.core._null import MemoryStorage
 from stockade.core._registry import AccountRecord, KeyRecord, Registry
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_OUTSTANDING",
     "AccountRecord",
     "Applied",
+    "Budget",
     "ConfigError",
     "Core",
     "CoreCode",
@@ -40,6 +42,7 @@ __all__ = [
     "JournalCorrupt",
     "JournalRecord",
     "KeyRecord",
+    "Limiter",
     "LogForked",
     "Logged",
     "MemoryStorage",

@@ -20,6 +20,7 @@ from pathlib import Path
 import uvloop
 
 from stockade.core._config import CoreConfig, load_config
+from stockade.core._limits import Budget, Limiter
 from stockade.core._log import CoreLog, LogForked
 from stockade.core._server import CoreServer
 from stockade.core._service import Core, JournalCorrupt
@@ -55,6 +56,7 @@ def restore_core(config: CoreConfig, storage: Storage, now_ms: int) -> Core:
     if problems:
         raise JournalCorrupt("restored state fails its invariants: " + "; ".join(problems[:5]))
     core.durable_seq = core.snapshot_seq = core.seq
+    core.limiter = Limiter(Budget(config.requests_per_s, config.request_burst))
     if snapshot is not None:
         core.snapshot_seq = snapshot.seq
     log.info(

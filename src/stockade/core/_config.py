@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from stockade.core._limits import BURST, PER_S
 from stockade.wire import Address, parse_address
 
 
@@ -29,6 +30,9 @@ class CoreConfig:
     log_origin: str
     snapshot_every_s: int = 60
     snapshot_every_seq: int = 200_000
+    #: each account's request budget: sustained requests a second, and at once
+    requests_per_s: int = PER_S
+    request_burst: int = BURST
 
     @property
     def log_file(self) -> Path:
@@ -61,6 +65,8 @@ def load_config(path: Path) -> CoreConfig:
         "log_origin",
         "snapshot_every_s",
         "snapshot_every_seq",
+        "requests_per_s",
+        "request_burst",
     }
     unknown = set(table) - known
     if unknown:
@@ -86,4 +92,13 @@ def load_config(path: Path) -> CoreConfig:
         log_origin=str(_require(table, "log_origin", str)),
         snapshot_every_s=int(table.get("snapshot_every_s", 60)),
         snapshot_every_seq=int(table.get("snapshot_every_seq", 200_000)),
+        requests_per_s=_positive(table, "requests_per_s", PER_S),
+        request_burst=_positive(table, "request_burst", BURST),
     )
+
+
+def _positive(table: dict[str, object], key: str, default: int) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1_000_000:
+        raise ConfigError(f"[core] {key} must be an integer from 1 to 1000000")
+    return value

@@ -26,6 +26,7 @@ class CoreCode(IntEnum):
     TOTP_ALREADY_ON = 6014
     TOTP_NOT_ON = 6015
     NO_PASSWORD = 6016  # an account an operator opened: it has no password log-in to protect
+    RATE_LIMITED = 6017  # the account spent its request budget: wait ``quota.retry_after_ms``
 
 
 def core_error(code: CoreCode, message: str, field: str | None = None) -> ErrorInfo:

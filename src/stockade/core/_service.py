@@ -22,6 +22,7 @@ import msgspec
 
 from stockade.core._accounts import account_read
 from stockade.core._grants import grant_problem, make_grant
+from stockade.core._limits import Limiter
 from stockade.core._log import CoreLog, Logged
 from stockade.core._people import People, PersonChange, Work
 from stockade.core._registry import AccountRecord, KeyRecord, Registry, RegistryState
@@ -106,6 +107,7 @@ from stockade.wire import (
     PlaceOrderRequest,
     Pong,
     PublicTradesRequest,
+    Quota,
     Receipt,
     RegisterKeyRequest,
     ReplayCache,
@@ -154,11 +156,12 @@ class Outcome:
     wait: bool = False  # hold the reply until all applied so far is durable
     query: Query | None = None
     work: Work | None = None  # run off the loop; then ``Core.finish_work`` gives the reply
+    quota: Quota | None = None  # a user's request: what is left of the account's budget
 
     def reply_message(self, body: ReplyBody | ErrorInfo) -> Reply:
         if isinstance(body, ErrorInfo):
-            return Reply(self.in_reply_to, error=body)
-        return Reply(self.in_reply_to, body=body)
+            return Reply(self.in_reply_to, error=body, quota=self.quota)
+        return Reply(self.in_reply_to, body=body, quota=self.quota)
 
 
 class CoreState(msgspec.Struct, forbid_unknown_fields=True):
@@ -219,6 +222,7 @@ class Core:
         self._user_keys: dict[bytes, PublicKey] = {}
         self._now_ms = 0  # the time keys are judged at: now, or a journal row's time on replay
         self.people = People(registry, identity.secret.derive(MASTER_LABEL))
+        self.limiter = Limiter()
         self.opener = Opener(
             identity.public, self._lookup, ReplayCache(WINDOW_MS), MAX_REQUEST, not_before_ms
         )
@@ -368,7 +372,14 @@ class Core:
         except WireError as exc:
             return Outcome(env.sender, env.nonce, wire_error(exc))
         ts = max(now_ms, self.last_ts)
-        return self._execute(env, data, message, role, account, self.seq + 1, ts)
+        if role is not Role.USER:
+            return self._execute(env, data, message, role, account, self.seq + 1, ts)
+        quota = self.limiter.take(account, now_ms)
+        if quota.retry_after_ms:
+            refusal = core_error(CoreCode.RATE_LIMITED, "the account's request budget is spent")
+            return Outcome(env.sender, env.nonce, refusal, quota=quota)
+        outcome = self._execute(env, data, message, role, account, self.seq + 1, ts)
+        return dataclasses.replace(outcome, quota=quota)
 
     def replay(self, record: JournalRecord, verify: bool = True) -> Applied:
         """Re-apply one journal record; raise ``JournalCorrupt`` if it does not apply cleanly.
@@ -495,10 +506,12 @@ class Core:
         assert pending.work is not None
         result = self.people.finished(pending.work.username, result, now_ms)
         if isinstance(result, ErrorInfo):
-            return Outcome(pending.recipient, pending.in_reply_to, result, wait=True)
+            return Outcome(
+                pending.recipient, pending.in_reply_to, result, wait=True, quota=pending.quota
+            )
         own = self.receive(seal(self.identity, self.identity.public, result, nonce, now_ms), now_ms)
         return dataclasses.replace(
-            own, recipient=pending.recipient, in_reply_to=pending.in_reply_to
+            own, recipient=pending.recipient, in_reply_to=pending.in_reply_to, quota=pending.quota
         )
 
     def _apply_people(

@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 from stockade.client import SITE_FILE, SiteFile
+from stockade.core import Budget
 from stockade.keys import Identity, check_name, generate, write_public, write_secret
 from stockade.relay import CONFIG_FILE as RELAY_CONFIG
 from stockade.relay import render_config as render_relay
@@ -47,6 +48,7 @@ def init_site(
     relay_address: str = DEFAULT_RELAY_ADDRESS,
     witness_address: str = DEFAULT_WITNESS_ADDRESS,
     web_address: str = DEFAULT_WEB_ADDRESS,
+    budget: Budget | None = None,
 ) -> SiteFile:
     layout = SiteLayout(root)
     if layout.site_file.exists() or layout.core_config.exists():
@@ -75,6 +77,7 @@ def init_site(
 
     address = parse_address(core_address)
     db = database or "sqlite:///{dir}/core.db"
+    budget = budget or Budget()
     operator_files = ", ".join(f'"operators/{op}.pub"' for op in operators)
     (core_dir / "core.toml").write_text(
         "# The core compartment: only what it needs. Paths are relative to this directory.\n"
@@ -86,6 +89,9 @@ def init_site(
         'log_key = "log.key"\n'
         f'log_origin = "{origin}"\n'
         "snapshot_every_s = 60\n"
+        "# Each account's request budget: sustained requests a second, and at once.\n"
+        f"requests_per_s = {budget.per_s}\n"
+        f"request_burst = {budget.burst}\n"
     )
     log = Verifier(origin, ED25519, log_key.public.raw)
     witness_at = parse_address(witness_address)

@@ -46,6 +46,7 @@ from stockade.wire import (
     MarketsRequest,
     NonceSource,
     PublicTradesRequest,
+    Quota,
     SignUpRequest,
     TotpSecret,
     http_envelope,
@@ -80,6 +81,7 @@ _STATUS_BY_NAME = {
     "ORDER_NOT_FOUND": 404,
     "UNKNOWN_MARKET": 404,
     "DUPLICATE_CLIENT_ORDER_ID": 409,
+    "RATE_LIMITED": 429,
 }
 
 
@@ -148,7 +150,22 @@ def _answer(answer: CoreAnswer, requester: bytes | None = None) -> Response:
         response = json_response(plain(body))
     if requester is not None and answer.recipient == requester:
         response.headers[SIGNED_REPLY] = base64.b64encode(answer.envelope).decode()
+    if reply.quota is not None:
+        response.headers.update(quota_headers(reply.quota))
     return response
+
+
+def quota_headers(quota: Quota) -> dict[str, str]:
+    """Core's count of the account's budget as the IETF draft's ``RateLimit-*`` headers (whole
+    seconds, rounded up), with ``Retry-After`` on a refusal."""
+    headers = {
+        "RateLimit-Limit": str(quota.limit),
+        "RateLimit-Remaining": str(quota.remaining),
+        "RateLimit-Reset": str(-(-quota.reset_ms // 1000)),
+    }
+    if quota.retry_after_ms:
+        headers["Retry-After"] = str(-(-quota.retry_after_ms // 1000))
+    return headers
 
 
 def client_note(request: Request) -> str:

@@ -193,6 +193,19 @@ _ERRORS: Final[Json] = {
 }
 
 
+def _header(description: str) -> Json:
+    return {"description": description, "schema": {"type": "integer", "minimum": 0}}
+
+
+#: Each account's request budget as core counted it, on every answer to a signed request that
+#: core authenticated (the IETF draft's names).
+_BUDGET: Final[Json] = {
+    "RateLimit-Limit": _header("Requests the account may send at once"),
+    "RateLimit-Remaining": _header("Of those, how many are left now"),
+    "RateLimit-Reset": _header("Seconds until the whole budget is back"),
+}
+
+
 def _public(summary: str, answer: type, params: tuple[Json, ...] = ()) -> Json:
     responses = {"200": _json(answer, "Done"), **_ERRORS}
     return {"summary": summary, "parameters": list(params), "responses": responses}
@@ -206,13 +219,16 @@ def _signed(
         SIGNED_REPLY: {
             "description": "core's signed reply envelope (base64): check it yourself",
             "schema": {"type": "string"},
-        }
+        },
+        **_BUDGET,
     }
+    spent = _json(_Error, "RATE_LIMITED: the account's request budget is spent; nothing changed")
+    spent["headers"] = {**_BUDGET, "Retry-After": _header("Seconds to wait before retrying")}
     operation: Json = {
         "summary": summary,
         "parameters": list(params),
         "security": [{"stockade": []}],
-        "responses": {"200": done, **_ERRORS},
+        "responses": {"200": done, "429": spent, **_ERRORS},
     }
     if body is not None:
         operation["requestBody"] = _body(body)

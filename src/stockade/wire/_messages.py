@@ -389,6 +389,17 @@ class ErrorInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     order_id: Id | None = None  # the order a refusal is about, e.g. a reused client_order_id
 
 
+class Quota(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The sender's request budget as core counted it after this request: ``remaining`` of
+    ``limit`` requests may be sent at once; the budget is full again in ``reset_ms``. A request
+    refused for want of budget says how long to wait in ``retry_after_ms``."""
+
+    limit: int
+    remaining: int
+    reset_ms: int
+    retry_after_ms: int = 0
+
+
 class LogRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The log entries a request added: ``leaves[i]`` is entry ``first + i``, exactly as hashed
     into the log (its leaf hash is SHA-256(0x00 || leaf)). ``salt`` opens the commitment the
@@ -589,6 +600,7 @@ class Reply(_Msg, frozen=True, tag=100):
     in_reply_to: Nonce
     body: ReplyBody | None = None
     error: ErrorInfo | None = None
+    quota: Quota | None = None  # to a user's request: what is left of the account's budget
 
     def __post_init__(self) -> None:
         if (self.body is None) == (self.error is None):
