@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 import pytest
@@ -78,7 +79,13 @@ def test_cores_directory_and_environment_hold_no_one_elses_secret(site: SiteLayo
     config_text = site.core_config.read_text()
     site_info = read_site_file(site.site_file)
     addresses = [w for w in config_text.split('"') if "://" in w and not w.startswith("sqlite")]
-    assert addresses == [str(site_info.core_address)]
+    # its own address, and the public origin of the site's pages (passkeys are made for it):
+    # nothing core could reach anyone at
+    party = load_config(site.core_config).relying_party
+    assert party is not None
+    assert addresses == [str(site_info.core_address), *party.origins]
+    assert site_info.web is not None
+    assert [urlsplit(o).port for o in party.origins] == [urlsplit(site_info.web).port]
 
 
 def test_cores_own_key_is_no_operator_and_no_user(site: SiteLayout) -> None:

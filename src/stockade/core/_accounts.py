@@ -1,11 +1,15 @@
 """What a person sees of how their account is reached: its keys and sessions, a fresh secret
-for two-factor log-in, and its log-in history."""
+for two-factor log-in, its passkeys and the challenges to make or use one, and its log-in
+history."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from stockade.core._people import People
+import msgspec
+
+from stockade.core._passkeys import ADDING, CHALLENGE_MS, LOGGING_IN
+from stockade.core._people import PASSKEYS_OFF, People
 from stockade.core._registry import Registry
 from stockade.core._results import CoreCode, core_error
 from stockade.core._storage import Storage
@@ -19,19 +23,34 @@ from stockade.wire import (
     KeysRequest,
     LogIns,
     LogInsRequest,
+    PasskeyChallenge,
+    PasskeyChallengeRequest,
+    PasskeyOptionsRequest,
+    PasskeyRow,
+    Passkeys,
+    PasskeysRequest,
     TotpSecret,
     TotpSecretRequest,
+)
+
+AccountRead = (
+    KeysRequest
+    | TotpSecretRequest
+    | LogInsRequest
+    | PasskeyOptionsRequest
+    | PasskeysRequest
+    | PasskeyChallengeRequest
 )
 
 
 def account_read(
     people: People,
-    message: KeysRequest | TotpSecretRequest | LogInsRequest,
+    message: AccountRead,
     account: AccountId,
     sender: bytes,
     now_ms: int,
     issuer: str,
-) -> Keys | TotpSecret | ErrorInfo | Callable[[Storage], LogIns]:
+) -> Keys | TotpSecret | PasskeyChallenge | Passkeys | ErrorInfo | Callable[[Storage], LogIns]:
     """The answer, or the history query that makes it."""
     registry = people.registry
     match message:
@@ -39,6 +58,12 @@ def account_read(
             return keys_of(registry, account, now_ms)
         case TotpSecretRequest():
             return totp_secret_for(people, account, sender, issuer)
+        case PasskeyChallengeRequest():
+            return passkey_challenge(people, LOGGING_IN, message.session_key, now_ms)
+        case PasskeyOptionsRequest():
+            return passkey_options(people, account, sender, now_ms)
+        case PasskeysRequest():
+            return passkeys_of(people, account)
     credential = registry.credential_of(account)
     on = credential is not None and credential.totp_on
     limit = message.limit
@@ -79,3 +104,38 @@ def totp_secret_for(
         return core_error(CoreCode.TOTP_ALREADY_ON, "two-factor log-in is on already")
     secret = people.secret(credential, credential.totp_generation + 1)
     return TotpSecret(base32(secret), provisioning_uri(secret, issuer, credential.username))
+
+
+def passkey_challenge(
+    people: People, purpose: bytes, bound: bytes, now_ms: int
+) -> PasskeyChallenge | ErrorInfo:
+    party = people.ceremonies.party
+    if party is None:
+        return PASSKEYS_OFF
+    challenge = people.ceremonies.challenge(purpose, bound, now_ms)
+    return PasskeyChallenge(challenge, party.rp_id, CHALLENGE_MS)
+
+
+def passkey_options(
+    people: People, account: AccountId, sender: bytes, now_ms: int
+) -> PasskeyChallenge | ErrorInfo:
+    """A challenge to add a passkey, bound to the session asking, with the account's user
+    handle (its number: no name or address goes to the authenticator's maker) and the
+    passkeys it holds, so that the browser makes no second one on the same device."""
+    credential = people.session_credential(sender)
+    if isinstance(credential, ErrorInfo):
+        return credential
+    made = passkey_challenge(people, ADDING, sender, now_ms)
+    if isinstance(made, ErrorInfo):
+        return made
+    held = [p.credential_id for p in people.registry.passkeys_of(credential.username)]
+    user = account.to_bytes(8, "big")
+    return msgspec.structs.replace(made, user_id=user, username=credential.username, exclude=held)
+
+
+def passkeys_of(people: People, account: AccountId) -> Passkeys:
+    credential = people.registry.credential_of(account)
+    held = [] if credential is None else people.registry.passkeys_of(credential.username)
+    return Passkeys(
+        [PasskeyRow(p.credential_id, p.name, p.created_seq, p.sign_count) for p in held]
+    )

@@ -57,6 +57,7 @@ def restore_core(config: CoreConfig, storage: Storage, now_ms: int) -> Core:
         raise JournalCorrupt("restored state fails its invariants: " + "; ".join(problems[:5]))
     core.durable_seq = core.snapshot_seq = core.seq
     core.limiter = Limiter(Budget(config.requests_per_s, config.request_burst))
+    core.people.ceremonies.party = config.relying_party
     if snapshot is not None:
         core.snapshot_seq = snapshot.seq
     log.info(

@@ -7,11 +7,14 @@ clear error.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from stockade.core._limits import BURST, PER_S
+from stockade.core._passkeys import RelyingParty
 from stockade.wire import Address, parse_address
 
 
@@ -33,6 +36,8 @@ class CoreConfig:
     #: each account's request budget: sustained requests a second, and at once
     requests_per_s: int = PER_S
     request_burst: int = BURST
+    #: who passkeys are made for (``webauthn_rp_id``, ``webauthn_origins``); None: no passkeys
+    relying_party: RelyingParty | None = None
 
     @property
     def log_file(self) -> Path:
@@ -67,6 +72,8 @@ def load_config(path: Path) -> CoreConfig:
         "snapshot_every_seq",
         "requests_per_s",
         "request_burst",
+        "webauthn_rp_id",
+        "webauthn_origins",
     }
     unknown = set(table) - known
     if unknown:
@@ -94,6 +101,7 @@ def load_config(path: Path) -> CoreConfig:
         snapshot_every_seq=int(table.get("snapshot_every_seq", 200_000)),
         requests_per_s=_positive(table, "requests_per_s", PER_S),
         request_burst=_positive(table, "request_burst", BURST),
+        relying_party=_relying_party(table),
     )
 
 
@@ -102,3 +110,34 @@ def _positive(table: dict[str, object], key: str, default: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1_000_000:
         raise ConfigError(f"[core] {key} must be an integer from 1 to 1000000")
     return value
+
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+#: A DNS name whose last label is not all digits (so never an IPv4 address).
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}\Z)({_LABEL}\.)*[a-z]([a-z0-9-]{{0,61}}[a-z0-9])?\Z")
+
+
+def _relying_party(table: dict[str, object]) -> RelyingParty | None:
+    """The passkeys' relying party: a domain name (browsers refuse IP addresses) and the
+    origins the site's pages come from, each on that domain; plain http only for localhost,
+    the one name browsers treat as secure without TLS."""
+    rp_id, origins = table.get("webauthn_rp_id"), table.get("webauthn_origins")
+    if rp_id is None and origins is None:
+        return None
+    if not isinstance(rp_id, str) or not _DOMAIN.match(rp_id):
+        raise ConfigError("[core] webauthn_rp_id must be a lower-case domain name")
+    if not isinstance(origins, list) or not origins:
+        raise ConfigError("[core] webauthn_origins must list the site's origins")
+    for origin in origins:
+        parts = urlsplit(origin) if isinstance(origin, str) else None
+        host = "" if parts is None else parts.hostname or ""
+        on_domain = host == rp_id or host.endswith("." + rp_id)
+        secure = parts is not None and (parts.scheme == "https" or host == "localhost")
+        if (
+            parts is None
+            or not on_domain
+            or not secure
+            or origin != f"{parts.scheme}://{parts.netloc}"
+        ):
+            raise ConfigError(f"[core] {origin!r} is no https (or localhost) origin on {rp_id}")
+    return RelyingParty(rp_id, tuple(str(o) for o in origins))

@@ -1,12 +1,13 @@
 """People: sign-up, log-in (password, then an authenticator's code if the owner turned
-two-factor log-in on), sessions and the keys a person manages, sans I/O.
+two-factor log-in on; or a passkey), sessions and the keys a person manages, sans I/O.
 
-``start`` decides what a sign-up or log-in needs before its password work (a refusal, or the
-``Work`` to run off the event loop); ``change`` applies the registry change of core's own command
-after that work, or of a session managing its account's keys and two-factor log-in. Neither
-touches the log or the journal: ``Core`` does, around them, as for every other command. Only a
-session (a person, logged in) manages keys and two-factor log-in: an API key, perhaps leaked,
-cannot make itself more keys, revoke its owner's, turn two-factor off, or log out.
+``start`` decides what a sign-up or log-in needs before its password or passkey work (a
+refusal, or the ``Work`` to run off the event loop); ``change`` applies the registry change of
+core's own command after that work, or of a session managing its account's keys, passkeys and
+two-factor log-in. Neither touches the log or the journal: ``Core`` does, around them, as for
+every other command. Only a session (a person, logged in) manages keys, passkeys and two-factor
+log-in: an API key, perhaps leaked, cannot make itself more keys, revoke its owner's, turn
+two-factor off, add a passkey, or log out.
 
 A refused log-in for a username that exists is journaled too (``LogInRefused``), with where it
 came from, so that the owner sees every attempt in their log-in history.
@@ -17,14 +18,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from stockade.core._passkeys import MAX_PASSKEYS, Ceremonies, NewPasskey
 from stockade.core._passwords import hash_password, password_matches
-from stockade.core._registry import AccountRecord, Credential, KeyRecord, Registry
+from stockade.core._registry import AccountRecord, Credential, KeyRecord, PasskeyRecord, Registry
 from stockade.core._results import CoreCode, core_error
 from stockade.core._rows import LogInRecord
 from stockade.core._totp import derived_secret, matching_step
 from stockade.exchange import AccountId
 from stockade.wire import (
     AddKeyRequest,
+    AddPasskey,
+    AddPasskeyRequest,
     ChangePasswordRequest,
     CoreCommand,
     CreateUser,
@@ -35,6 +39,8 @@ from stockade.wire import (
     LogInRequest,
     LogOutRequest,
     OpenSession,
+    PasskeyLogInRequest,
+    RemovePasskeyRequest,
     RevokeOwnKeyRequest,
     SetPassword,
     SignUpRequest,
@@ -61,6 +67,13 @@ PersonChange = (
     | RevokeOwnKeyRequest
     | EnableTotpRequest
     | DisableTotpRequest
+    | AddPasskey
+    | RemovePasskeyRequest
+)
+
+#: What people send that needs work off the loop (a password hash, a passkey's check) first.
+WorkRequest = (
+    SignUpRequest | LogInRequest | ChangePasswordRequest | AddPasskeyRequest | PasskeyLogInRequest
 )
 
 #: What a journaled log-in refusal answers, by its reason.
@@ -70,7 +83,9 @@ REFUSALS = {
         CoreCode.TOTP_REQUIRED, "this account also needs a code from its authenticator", "totp"
     ),
     "code": core_error(CoreCode.BAD_TOTP, "wrong code, or one used already", "totp"),
+    "passkey": core_error(CoreCode.BAD_PASSKEY, "the passkey's answer does not check out"),
 }
+PASSKEYS_OFF = core_error(CoreCode.PASSKEYS_OFF, "this site takes no passkeys")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,9 +112,10 @@ class Changed:
 
 
 class People:
-    def __init__(self, registry: Registry, totp_master: bytes) -> None:
+    def __init__(self, registry: Registry, totp_master: bytes, passkey_key: bytes) -> None:
         self.registry = registry
         self._totp_master = totp_master
+        self.ceremonies = Ceremonies(None, passkey_key)  # core.toml names the relying party
         self._failures: dict[str, tuple[int, int]] = {}  # username -> (failures, since ms)
         self._refusal_budget = (RECORDED_REFUSALS_PER_MINUTE, 0)  # (tokens, as of ms)
 
@@ -108,12 +124,15 @@ class People:
         number = credential.totp_generation if generation is None else generation
         return derived_secret(self._totp_master, credential.account, number)
 
-    def start(
-        self, message: SignUpRequest | LogInRequest | ChangePasswordRequest, ts: int, sender: bytes
-    ) -> Work | ErrorInfo:
-        """Refuse what can be refused at once; else the password work to do off the loop."""
-        if isinstance(message, ChangePasswordRequest):
-            return self._change_password(message, ts, sender)
+    def start(self, message: WorkRequest, ts: int, sender: bytes) -> Work | ErrorInfo:
+        """Refuse what can be refused at once; else the work to do off the loop."""
+        match message:
+            case ChangePasswordRequest():
+                return self._change_password(message, ts, sender)
+            case AddPasskeyRequest():
+                return self._add_passkey(message, ts, sender)
+            case PasskeyLogInRequest():
+                return self._passkey_log_in(message, ts)
         username, password = message.username, message.password
         if isinstance(message, SignUpRequest):
             if username in self.registry.credentials:
@@ -152,12 +171,9 @@ class People:
     ) -> Work | ErrorInfo:
         """A session's change of its account's password: the current one and, once two-factor
         log-in is on, a current code; both count towards the lock-out when wrong."""
-        key = self.registry.keys[sender]
-        if key.expires_ms is None:
-            return core_error(CoreCode.NOT_A_SESSION, "sign this in a browser session", "key")
-        credential = self.registry.credential_of(key.account)
-        if credential is None:
-            return core_error(CoreCode.NO_PASSWORD, "this account has no password log-in")
+        credential = self.session_credential(sender)
+        if isinstance(credential, ErrorInfo):
+            return credential
         username, step, generation = credential.username, None, None
         if credential.totp_on:
             if message.totp is None:
@@ -174,6 +190,87 @@ class People:
             if not password_matches(credential.password_hash, current):
                 return core_error(CoreCode.BAD_CREDENTIALS, "wrong current password", "password")
             return SetPassword(username, hash_password(new), step, generation)
+
+        return Work(username, check)
+
+    def session_credential(self, sender: bytes) -> Credential | ErrorInfo:
+        """The log-in of the account whose session signed this; refused to an API key."""
+        key = self.registry.keys[sender]
+        if key.expires_ms is None:
+            return core_error(CoreCode.NOT_A_SESSION, "sign this in a browser session", "key")
+        credential = self.registry.credential_of(key.account)
+        if credential is None:
+            return core_error(CoreCode.NO_PASSWORD, "this account has no password log-in")
+        return credential
+
+    def _add_passkey(self, message: AddPasskeyRequest, ts: int, sender: bytes) -> Work | ErrorInfo:
+        """A passkey for the session's account, with a current code once two-factor log-in is
+        on (a session someone took over cannot add itself a lasting way in without the
+        authenticator). Its attestation is checked off the loop."""
+        if self.ceremonies.party is None:
+            return PASSKEYS_OFF
+        credential = self.session_credential(sender)
+        if isinstance(credential, ErrorInfo):
+            return credential
+        username, key_id = credential.username, message.credential_id
+        problem = self._passkey_problem(username, key_id)
+        if problem is not None:
+            return problem
+        step, generation = None, None
+        if credential.totp_on:
+            generation = credential.totp_generation
+            found = self._current_code(credential, generation, message.totp, ts, "totp")
+            if isinstance(found, ErrorInfo):
+                return found
+            step = found
+        ceremonies, name = self.ceremonies, message.name
+
+        def check() -> CoreCommand | ErrorInfo:
+            made = ceremonies.check_new(
+                key_id, message.client_data, message.attestation, sender, ts
+            )
+            if made is None:
+                text = "the new passkey's answer does not check out"
+                return core_error(CoreCode.BAD_PASSKEY, text, "attestation")
+            cose, count = made.public_key, made.sign_count
+            return AddPasskey(username, key_id, cose, count, name, step, generation)
+
+        return Work(username, check)
+
+    def _passkey_problem(self, username: str, credential_id: bytes) -> ErrorInfo | None:
+        if credential_id in self.registry.passkeys:
+            return core_error(CoreCode.PASSKEY_TAKEN, "that passkey is added already")
+        if len(self.registry.passkeys_of(username)) >= MAX_PASSKEYS:
+            text = f"an account holds at most {MAX_PASSKEYS} passkeys"
+            return core_error(CoreCode.TOO_MANY_PASSKEYS, text)
+        return None
+
+    def _passkey_log_in(self, message: PasskeyLogInRequest, ts: int) -> Work | ErrorInfo:
+        """A log-in with a passkey instead of a password and code: the passkey asked for its
+        owner's PIN or biometric itself. Its answer is checked off the loop. Failures do not
+        count towards the lock-out: a passkey cannot be guessed, and anyone may know its id."""
+        if self.ceremonies.party is None:
+            return PASSKEYS_OFF
+        key = message.session_key
+        taken = self.registry.check_new_key(key)
+        if taken is not None:
+            return core_error(taken, "a session needs a key never used before", "session_key")
+        found = self.registry.passkeys.get(message.credential_id)
+        if found is None:
+            return core_error(CoreCode.BAD_PASSKEY, "no such passkey", "credential_id")
+        known = NewPasskey(found.credential_id, found.public_key, found.sign_count)
+        username, client, expires = found.username, message.client, ts + SESSION_MS
+        ceremonies = self.ceremonies
+
+        def check() -> CoreCommand | ErrorInfo:
+            count = ceremonies.check_assertion(
+                known, message.client_data, message.authenticator_data, message.signature, key, ts
+            )
+            if count is None:
+                return LogInRefused(username, "passkey", client)
+            return OpenSession(
+                username, key, expires, None, None, client, found.credential_id, count
+            )
 
         return Work(username, check)
 
@@ -227,12 +324,12 @@ class People:
                     return core_error(CoreCode.USERNAME_TAKEN, "that username is taken", "username")
                 created = registry.create_user(message.username, message.password_hash, seq)
                 return Changed(registry.accounts[created])
-            case OpenSession() | LogInRefused() | SetPassword():
+            case OpenSession() | LogInRefused() | SetPassword() | AddPasskey():
                 credential = registry.credentials.get(message.username)
                 if credential is None:  # only core sends these, after checking: never expected
                     return core_error(CoreCode.BAD_CREDENTIALS, "no such user", "username")
-                if isinstance(message, SetPassword):
-                    return self._set_password(credential, message)
+                if isinstance(message, SetPassword | AddPasskey):
+                    return self._after_work(credential, message, seq)
                 return self._logged_in(credential, message, seq)
         if registry.keys[sender].expires_ms is None:
             return core_error(CoreCode.NOT_A_SESSION, "sign this in a browser session", "key")
@@ -241,6 +338,8 @@ class People:
                 return self._add_api_key(message, account, seq, ts)
             case EnableTotpRequest() | DisableTotpRequest():
                 return self._two_factor(message, account, ts)
+            case RemovePasskeyRequest():
+                return self._remove_passkey(message.credential_id, account)
         key = sender if isinstance(message, LogOutRequest) else message.public_key
         owned = registry.keys.get(key)
         if owned is None or owned.account != account or not owned.live(ts):
@@ -256,25 +355,71 @@ class People:
         if isinstance(message, LogInRefused):
             login = LogInRecord(credential.account, message.reason, message.client, None)
             return Changed(None, login=login, refusal=REFUSALS[message.reason])
-        step, key = message.totp_step, message.session_key
-        if not _code_still_good(credential, step, message.totp_generation):
-            return REFUSALS["code"]
+        key, passkey = message.session_key, message.passkey
+        if passkey is None:
+            refused = _spent_code(credential, message.totp_step, message.totp_generation)
+        else:
+            refused = self._passkey_spent(credential, passkey, message.sign_count)
+        if refused is not None:
+            return refused
         code = self.registry.check_register(credential.account, key)
         if code is not None:
             return core_error(code, "a key can be registered once", "session_key")
-        if step is not None:
-            self.registry.set_totp(credential.username, True, credential.totp_generation, step)
+        self._spend(credential, message.totp_step)
+        if passkey is not None:
+            self.registry.used_passkey(passkey, message.sign_count)
         self.registry.register(credential.account, key, "session", seq, message.expires_ms)
         login = LogInRecord(credential.account, None, message.client, key)
         return Changed(self.registry.keys[key], key, login=login)
 
-    def _set_password(self, credential: Credential, message: SetPassword) -> Changed | ErrorInfo:
-        step = message.totp_step
-        if not _code_still_good(credential, step, message.totp_generation):
-            return REFUSALS["code"]
+    def _after_work(
+        self, credential: Credential, message: SetPassword | AddPasskey, seq: int
+    ) -> Changed | ErrorInfo:
+        """A new password, or a new passkey, once its code (if it took one) still counts."""
+        refused = _spent_code(credential, message.totp_step, message.totp_generation)
+        if isinstance(message, AddPasskey):
+            refused = refused or self._passkey_problem(credential.username, message.credential_id)
+        if refused is not None:
+            return refused
+        self._spend(credential, message.totp_step)
+        if isinstance(message, SetPassword):
+            self.registry.set_password(credential.username, message.password_hash)
+        else:
+            record = PasskeyRecord(
+                message.credential_id,
+                credential.username,
+                message.public_key,
+                message.sign_count,
+                message.name,
+                seq,
+            )
+            self.registry.add_passkey(record)
+        return Changed(None)
+
+    def _spend(self, credential: Credential, step: int | None) -> None:
+        """Record that ``step``'s code is used up: no command takes it again."""
         if step is not None:
             self.registry.set_totp(credential.username, True, credential.totp_generation, step)
-        self.registry.set_password(credential.username, message.password_hash)
+
+    def _passkey_spent(
+        self, credential: Credential, credential_id: bytes, sign_count: int
+    ) -> ErrorInfo | None:
+        """Why a passkey's log-in, checked off the loop, no longer counts: the passkey was
+        removed meanwhile, or another log-in showed the same counter first (a counter that
+        does not go up, once it has, is a cloned passkey's)."""
+        found = self.registry.passkeys.get(credential_id)
+        if found is None or found.username != credential.username:
+            return REFUSALS["passkey"]
+        if sign_count <= found.sign_count and (sign_count or found.sign_count):
+            return REFUSALS["passkey"]
+        return None
+
+    def _remove_passkey(self, credential_id: bytes, account: AccountId) -> Changed | ErrorInfo:
+        credential = self.registry.credential_of(account)
+        found = self.registry.passkeys.get(credential_id)
+        if credential is None or found is None or found.username != credential.username:
+            return core_error(CoreCode.UNKNOWN_PASSKEY, "no such passkey of yours", "credential_id")
+        del self.registry.passkeys[credential_id]
         return Changed(None)
 
     def _two_factor(
@@ -341,14 +486,18 @@ class People:
         return Changed(self.registry.keys[key], key)
 
 
-def _code_still_good(credential: Credential, step: int | None, generation: int | None) -> bool:
-    """Whether a code checked off the loop (its ``step`` of secret ``generation``; None: no
-    code) still counts now that the command applies. Two commands racing with one code, or
+def _spent_code(
+    credential: Credential, step: int | None, generation: int | None
+) -> ErrorInfo | None:
+    """Why a code checked off the loop (its ``step`` of secret ``generation``; None: no code)
+    no longer counts now that the command applies. Two commands racing with one code, or
     two-factor turned on or off meanwhile: the later loses."""
     if not credential.totp_on:
-        return step is None
-    return (
-        step is not None
-        and generation == credential.totp_generation
-        and step > credential.totp_step
-    )
+        good = step is None
+    else:
+        good = (
+            step is not None
+            and generation == credential.totp_generation
+            and step > credential.totp_step
+        )
+    return None if good else REFUSALS["code"]

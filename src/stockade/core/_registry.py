@@ -42,11 +42,24 @@ class Credential(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     totp_step: int = 0  # the last time step whose code was used: no code counts twice
 
 
+class PasskeyRecord(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A passkey that logs in as ``username``: its WebAuthn credential and public key (COSE),
+    and the last signature counter it showed (a passkey whose counter goes back was cloned)."""
+
+    credential_id: bytes
+    username: str
+    public_key: bytes
+    sign_count: int
+    name: str
+    created_seq: int
+
+
 class RegistryState(msgspec.Struct, forbid_unknown_fields=True):
     next_account: int
     accounts: list[AccountRecord]
     keys: list[KeyRecord]
     credentials: list[Credential] = []
+    passkeys: list[PasskeyRecord] = []
 
 
 class Registry:
@@ -56,6 +69,7 @@ class Registry:
         self.accounts: dict[AccountId, AccountRecord] = {}
         self.keys: dict[bytes, KeyRecord] = {}
         self.credentials: dict[str, Credential] = {}
+        self.passkeys: dict[bytes, PasskeyRecord] = {}  # by credential id
 
     def create_user(self, username: str, password_hash: str, seq: int) -> AccountId:
         assert username not in self.credentials
@@ -78,6 +92,20 @@ class Registry:
         ``step`` is later than the last)."""
         self.credentials[username] = msgspec.structs.replace(
             self.credentials[username], totp_on=on, totp_generation=generation, totp_step=step
+        )
+
+    def passkeys_of(self, username: str) -> list[PasskeyRecord]:
+        mine = (p for p in self.passkeys.values() if p.username == username)
+        return sorted(mine, key=lambda p: p.created_seq)
+
+    def add_passkey(self, record: PasskeyRecord) -> None:
+        assert record.credential_id not in self.passkeys
+        assert record.username in self.credentials
+        self.passkeys[record.credential_id] = record
+
+    def used_passkey(self, credential_id: bytes, sign_count: int) -> None:
+        self.passkeys[credential_id] = msgspec.structs.replace(
+            self.passkeys[credential_id], sign_count=sign_count
         )
 
     def create_account(self, label: str, seq: int) -> AccountId:
@@ -130,6 +158,7 @@ class Registry:
             sorted(self.accounts.values(), key=lambda a: a.account),
             sorted(self.keys.values(), key=lambda k: k.public_key),
             sorted(self.credentials.values(), key=lambda c: c.username),
+            sorted(self.passkeys.values(), key=lambda p: p.credential_id),
         )
 
     @classmethod
@@ -139,4 +168,5 @@ class Registry:
         registry.accounts = {a.account: a for a in state.accounts}
         registry.keys = {k.public_key: k for k in state.keys}
         registry.credentials = {c.username: c for c in state.credentials}
+        registry.passkeys = {p.credential_id: p for p in state.passkeys}
         return registry

@@ -27,6 +27,11 @@ class CoreCode(IntEnum):
     TOTP_NOT_ON = 6015
     NO_PASSWORD = 6016  # an account an operator opened: it has no password log-in to protect
     RATE_LIMITED = 6017  # the account spent its request budget: wait ``quota.retry_after_ms``
+    PASSKEYS_OFF = 6018  # core.toml names no relying party: this site takes no passkeys
+    BAD_PASSKEY = 6019  # no such passkey, or its answer did not check out
+    TOO_MANY_PASSKEYS = 6020
+    PASSKEY_TAKEN = 6021  # that credential is registered already
+    UNKNOWN_PASSKEY = 6022  # no such passkey of this account's
 
 
 def core_error(code: CoreCode, message: str, field: str | None = None) -> ErrorInfo:

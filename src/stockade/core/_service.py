@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 import msgspec
 
-from stockade.core._accounts import account_read
+from stockade.core._accounts import AccountRead, account_read
 from stockade.core._grants import grant_problem, make_grant
 from stockade.core._limits import Limiter
 from stockade.core._log import CoreLog, Logged
-from stockade.core._people import People, PersonChange, Work
+from stockade.core._passkeys import MAC_LABEL
+from stockade.core._people import People, PersonChange, Work, WorkRequest
 from stockade.core._registry import AccountRecord, KeyRecord, Registry, RegistryState
 from stockade.core._results import CoreCode, core_error
 from stockade.core._rows import Applied, LogInRecord
@@ -65,7 +66,6 @@ from stockade.wire import (
     UNADDRESSED,
     WINDOW_MS,
     AccountCreated,
-    AddKeyRequest,
     AmendOrderRequest,
     BalanceRow,
     Balances,
@@ -74,24 +74,16 @@ from stockade.wire import (
     BookRequest,
     CancelAllRequest,
     CancelOrderRequest,
-    ChangePasswordRequest,
     CheckpointRequest,
     CoreCommand,
     CreateAccountRequest,
     CreateUser,
     CreditRequest,
-    DisableTotpRequest,
-    EnableTotpRequest,
     Envelope,
     ErrorInfo,
     GrantedRead,
-    KeysRequest,
     ListAssetRequest,
     ListMarketRequest,
-    LogInRefused,
-    LogInRequest,
-    LogInsRequest,
-    LogOutRequest,
     LogRef,
     MarketInfo,
     Markets,
@@ -114,17 +106,13 @@ from stockade.wire import (
     Reply,
     ReplyBody,
     RevokeKeyRequest,
-    RevokeOwnKeyRequest,
     Role,
     SessionOpened,
     SetMarketStatusRequest,
-    SetPassword,
-    SignUpRequest,
     Status,
     StatusRequest,
     StreamGrantRequest,
     TileRequest,
-    TotpSecretRequest,
     UnexpectedMessage,
     WireError,
     authorize,
@@ -221,7 +209,8 @@ class Core:
         self.snapshot_seq = seq
         self._user_keys: dict[bytes, PublicKey] = {}
         self._now_ms = 0  # the time keys are judged at: now, or a journal row's time on replay
-        self.people = People(registry, identity.secret.derive(MASTER_LABEL))
+        secret = identity.secret
+        self.people = People(registry, secret.derive(MASTER_LABEL), secret.derive(MAC_LABEL))
         self.limiter = Limiter()
         self.opener = Opener(
             identity.public, self._lookup, ReplayCache(WINDOW_MS), MAX_REQUEST, not_before_ms
@@ -470,28 +459,17 @@ class Core:
                 return engine(SetMarketStatus(message.market, message.status))
             case CreateAccountRequest() | RegisterKeyRequest() | RevokeKeyRequest():
                 return self._apply_registry(env, data, message, seq, ts)
-            case SignUpRequest() | LogInRequest() | ChangePasswordRequest():
-                return self._start_work(env, message, ts)
-            case (
-                CreateUser()
-                | SetPassword()
-                | OpenSession()
-                | LogInRefused()
-                | LogOutRequest()
-                | AddKeyRequest()
-                | RevokeOwnKeyRequest()
-                | EnableTotpRequest()
-                | DisableTotpRequest()
-            ):
-                return self._apply_people(env, data, message, account, seq, ts)
+        if isinstance(message, WorkRequest):
+            return self._start_work(env, message, ts)
+        if isinstance(message, PersonChange):
+            return self._apply_people(env, data, message, account, seq, ts)
         return self._read(env, message, account, ts)
 
     # ------------------------------------------------------------------ people
 
-    def _start_work(
-        self, env: Envelope, message: SignUpRequest | LogInRequest | ChangePasswordRequest, ts: int
-    ) -> Outcome:
-        """Refuse what can be refused at once; hand the password work to the server."""
+    def _start_work(self, env: Envelope, message: WorkRequest, ts: int) -> Outcome:
+        """Refuse what can be refused at once; hand the password or passkey work to the
+        server."""
         work = self.people.start(message, ts, env.sender)
         if isinstance(work, ErrorInfo):
             return Outcome(env.sender, env.nonce, work, wait=True)
@@ -686,7 +664,7 @@ class Core:
                 | TileRequest()
             ):
                 return self._public_read(env, message, now_ms)
-            case KeysRequest() | TotpSecretRequest() | LogInsRequest():
+            case _ if isinstance(message, AccountRead):
                 issuer = self.log.origin.split("/")[0]
                 found = account_read(self.people, message, account, env.sender, now_ms, issuer)
                 if isinstance(found, ReplyBody | ErrorInfo):

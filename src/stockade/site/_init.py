@@ -92,6 +92,10 @@ def init_site(
         "# Each account's request budget: sustained requests a second, and at once.\n"
         f"requests_per_s = {budget.per_s}\n"
         f"request_burst = {budget.burst}\n"
+        "# Passkeys are made for this domain and these origins only (browsers take no IP address:\n"
+        "# browse the site at localhost, or set the public name and its https origin here).\n"
+        'webauthn_rp_id = "localhost"\n'
+        f'webauthn_origins = ["http://localhost:{parse_address(web_address).port}"]\n'
     )
     log = Verifier(origin, ED25519, log_key.public.raw)
     witness_at = parse_address(witness_address)

@@ -29,7 +29,12 @@ from stockade.wire._envelope import (
 )
 from stockade.wire._errors import UnexpectedMessage
 from stockade.wire._framing import FrameReader, frame
-from stockade.wire._messages import ErrorInfo, Replies, Reply, Request
+from stockade.wire._messages import (
+    ErrorInfo,
+    Replies,
+    Reply,
+    Request,
+)
 from stockade.wire._replay import ReplayCache
 
 #: Default seconds to wait for a connection or a reply before giving up.

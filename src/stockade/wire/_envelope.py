@@ -36,7 +36,9 @@ from stockade.wire._errors import (
     field_of,
 )
 from stockade.wire._http import HTTP_DOMAIN, HttpRequest, canonical_request, message_of
-from stockade.wire._messages import Message
+from stockade.wire._messages import (
+    Message,
+)
 from stockade.wire._replay import ReplayCache
 
 T = TypeVar("T")

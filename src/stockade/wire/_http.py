@@ -27,33 +27,37 @@ from typing import Annotated, Final, Literal, TypeVar
 import msgspec
 
 from stockade.exchange import SelfTrade, Side, TimeInForce
-from stockade.wire._errors import Malformed, UnknownRoute, field_of
-from stockade.wire._messages import (
+from stockade.wire._accounts import (
     AddKeyRequest,
-    AmendOrderRequest,
-    Amount,
-    BalancesRequest,
-    CancelAllRequest,
-    CancelOrderRequest,
     ChangePasswordRequest,
-    ClientOrderId,
     DisableTotpRequest,
     EnableTotpRequest,
     KeysRequest,
-    Label,
     LogInsRequest,
     LogOutRequest,
+    RevokeOwnKeyRequest,
+    TotpSecretRequest,
+)
+from stockade.wire._base import (
+    Amount,
+    ClientOrderId,
+    Label,
     MarketName,
+    Password,
+    TotpCode,
+)
+from stockade.wire._errors import Malformed, UnknownRoute, field_of
+from stockade.wire._messages import (
+    AmendOrderRequest,
+    BalancesRequest,
+    CancelAllRequest,
+    CancelOrderRequest,
     Message,
     MyTradesRequest,
     OpenOrdersRequest,
     OrderRequest,
-    Password,
     PlaceOrderRequest,
-    RevokeOwnKeyRequest,
     StreamGrantRequest,
-    TotpCode,
-    TotpSecretRequest,
 )
 
 HTTP_DOMAIN: Final = b"stockade/http/v1\x00"

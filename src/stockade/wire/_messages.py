@@ -8,12 +8,11 @@ for its own user. Replies carry a tag of 100 or more.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, get_args
 
 import msgspec
 
 from stockade.exchange import (
-    MAX_AMOUNT,
     AccountId,
     Asset,
     CloseReason,
@@ -25,39 +24,51 @@ from stockade.exchange import (
     Side,
     TimeInForce,
 )
-
-#: An entry bundle's largest size: 256 entries of at most one request each, with their trades.
-MAX_TILE_BYTES = 512 * 1024
-#: Longest list any reply carries: bounds the work one query can cause and the size of a reply.
-MAX_LIST = 1000
-
-Amount = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT)]
-Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{1,9}\Z")]
-MarketName = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}\Z")]
-ClientOrderId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,36}\Z")]
-Reference = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,100}\Z")]
-Label = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9 ._:@-]{0,64}\Z")]
-Id = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
-Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIST)]
-Nonce = Annotated[bytes, msgspec.Meta(min_length=16, max_length=16)]
-Key32 = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
-# Patterns end in \Z, not $: Python's $ also matches before a final newline ("alice\n").
-Text = Annotated[str, msgspec.Meta(max_length=500)]
-Username = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{2,31}\Z")]
-Password = Annotated[str, msgspec.Meta(min_length=10, max_length=128)]
-#: An argon2id hash in its PHC string form ($argon2id$v=19$m=...,t=...,p=...$salt$hash).
-PasswordHash = Annotated[str, msgspec.Meta(pattern=r"^\$argon2id\$[A-Za-z0-9$=,+/.]{20,200}\Z")]
-#: A code from an authenticator app (RFC 6238: six digits, 30-second steps).
-TotpCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}\Z")]
-#: Where a log-in came from, as web saw it (address and browser), printable ASCII: shown to the
-#: account's owner in its log-in history, never trusted for anything.
-ClientNote = Annotated[str, msgspec.Meta(pattern=r"^[ -~]{0,200}\Z")]
-
-
-class _Msg(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="t"):
-    pass
-
+from stockade.wire._accounts import (
+    AddKeyRequest,
+    AddPasskey,
+    AddPasskeyRequest,
+    ChangePasswordRequest,
+    CreateUser,
+    DisableTotpRequest,
+    EnableTotpRequest,
+    Keys,
+    KeysRequest,
+    LogInRefused,
+    LogInRequest,
+    LogIns,
+    LogInsRequest,
+    LogOutRequest,
+    OpenSession,
+    PasskeyChallenge,
+    PasskeyChallengeRequest,
+    PasskeyLogInRequest,
+    PasskeyOptionsRequest,
+    Passkeys,
+    PasskeysRequest,
+    RemovePasskeyRequest,
+    RevokeOwnKeyRequest,
+    SetPassword,
+    SignUpRequest,
+    TotpSecret,
+    TotpSecretRequest,
+)
+from stockade.wire._base import (
+    MAX_TILE_BYTES,
+    Amount,
+    ClientOrderId,
+    Code,
+    Id,
+    Key32,
+    Label,
+    Limit,
+    MarketName,
+    Nonce,
+    Reference,
+    Seq,
+    Text,
+    _Msg,
+)
 
 # ---------------------------------------------------------------- user requests (API keys)
 
@@ -132,84 +143,7 @@ class MyTradesRequest(_Msg, frozen=True, tag=8):
     latest: bool = False
 
 
-# ---------------------------------------------------------------- people: sign-up and log-in
-
-
-class SignUpRequest(_Msg, frozen=True, tag=30):
-    """Open an account that logs in with this username and password. Anyone may ask; the
-    password is hashed (argon2id) by core, off its event loop, and never stored or logged."""
-
-    username: Username
-    password: Password
-
-
-class LogInRequest(_Msg, frozen=True, tag=31):
-    """Check a username and password and, if they match, let ``session_key`` act for that
-    account until the session expires: a browser's non-extractable key, made for this log-in."""
-
-    username: Username
-    password: Password
-    session_key: Key32
-    totp: TotpCode | None = None  # needed once the account has turned on two-factor log-in
-    client: ClientNote = ""
-
-
-class LogOutRequest(_Msg, frozen=True, tag=32):
-    """End the session whose key signs this request."""
-
-
-class AddKeyRequest(_Msg, frozen=True, tag=33):
-    """Register an API key for the account of the session signing this (only a session may: a
-    leaked API key cannot make itself more keys)."""
-
-    public_key: Key32
-    label: Label
-    totp: TotpCode | None = None  # a current code, once two-factor log-in is on
-
-
-class KeysRequest(_Msg, frozen=True, tag=34):
-    """The account's keys: API keys and sessions, live or ended."""
-
-
-class RevokeOwnKeyRequest(_Msg, frozen=True, tag=35):
-    """End one of the account's API keys or sessions (signed by a session of the account)."""
-
-    public_key: Key32
-
-
-class TotpSecretRequest(_Msg, frozen=True, tag=37):
-    """A fresh secret for an authenticator app (signed by a session). Nothing changes until an
-    ``EnableTotpRequest`` shows a code made from it."""
-
-
-class EnableTotpRequest(_Msg, frozen=True, tag=38):
-    """Turn on two-factor log-in with the secret ``TotpSecretRequest`` showed, proved held by an
-    authenticator by ``code`` (signed by a session). From then on a log-in, and adding an API
-    key, needs a current code as well."""
-
-    code: TotpCode
-
-
-class DisableTotpRequest(_Msg, frozen=True, tag=39):
-    """Turn two-factor log-in off, with a current code (signed by a session). Without the
-    authenticator only an operator quorum can reset it."""
-
-    code: TotpCode
-
-
-class ChangePasswordRequest(_Msg, frozen=True, tag=17):
-    """Replace the account's password (signed by a session): the current one, the new one, and
-    a current code once two-factor log-in is on. Checked and hashed off core's event loop."""
-
-    password: Password
-    new_password: Password
-    totp: TotpCode | None = None
-
-
-class LogInsRequest(_Msg, frozen=True, tag=16):
-    """The account's latest log-ins and refused log-in attempts, newest first."""
-
-    limit: Limit = 50
+# ---------------------------------------------------------------- streams (people: ``_accounts``)
 
 
 class StreamGrantRequest(_Msg, frozen=True, tag=36):
@@ -249,48 +183,6 @@ class GrantedRead(_Msg, frozen=True, tag=15):
 
     grant: StreamGrant
     read: BalancesRequest | OpenOrdersRequest | MyTradesRequest
-
-
-class CreateUser(_Msg, frozen=True, tag=40):
-    """Core's own command, once it has hashed a sign-up's password: what the journal keeps."""
-
-    username: Username
-    password_hash: PasswordHash
-
-
-class OpenSession(_Msg, frozen=True, tag=41):
-    """Core's own command, once a log-in's password checked out: what the journal keeps."""
-
-    username: Username
-    session_key: Key32
-    expires_ms: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-    totp_step: Seq | None = None  # the time step of the code it took, which no log-in may reuse
-    totp_generation: Seq | None = None  # the secret that code was checked against
-    client: ClientNote = ""
-
-
-class SetPassword(_Msg, frozen=True, tag=43):
-    """Core's own command, once a password change's current password checked out and the new
-    one is hashed: what the journal keeps (never either password)."""
-
-    username: Username
-    password_hash: PasswordHash
-    totp_step: Seq | None = None
-    totp_generation: Seq | None = None
-
-
-#: Why core refused a log-in whose username exists (a refusal is journaled, for the owner's
-#: log-in history): a wrong password, a missing or a wrong code.
-RefusedBecause = Literal["password", "code_missing", "code"]
-
-
-class LogInRefused(_Msg, frozen=True, tag=42):
-    """Core's own command, once a log-in for an existing username failed its checks: what the
-    journal keeps, so that the owner sees the attempt in their log-in history."""
-
-    username: Username
-    reason: RefusedBecause
-    client: ClientNote = ""
 
 
 # ---------------------------------------------------------------- public requests
@@ -527,43 +419,6 @@ class SessionOpened(_Msg, frozen=True, tag=114):
     log: LogRef | None = None
 
 
-class TotpSecret(_Msg, frozen=True, tag=118):
-    """A secret for an authenticator app: ``secret`` in base32, and the ``otpauth://`` URI an
-    app scans from a QR code."""
-
-    secret: Annotated[str, msgspec.Meta(pattern=r"^[A-Z2-7]{32}\Z")]
-    uri: Annotated[str, msgspec.Meta(max_length=300)]
-
-
-class LogInRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One log-in (``refused`` is None) or refused attempt; ``session_key`` of the session a
-    log-in opened."""
-
-    seq: Seq
-    ts: int
-    refused: RefusedBecause | None
-    client: ClientNote
-    session_key: Key32 | None
-
-
-class LogIns(_Msg, frozen=True, tag=119):
-    two_factor: bool  # whether a log-in needs an authenticator's code
-    logins: Annotated[list[LogInRow], msgspec.Meta(max_length=MAX_LIST)]
-
-
-class KeyRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    public_key: Key32
-    label: Label
-    created_seq: Seq
-    session: bool  # a browser session's key (it expires); else an API key
-    expires_ms: int | None
-    live: bool
-
-
-class Keys(_Msg, frozen=True, tag=115):
-    keys: Annotated[list[KeyRow], msgspec.Meta(max_length=MAX_LIST)]
-
-
 class SignedCheckpointReply(_Msg, frozen=True, tag=112):
     note: Annotated[bytes, msgspec.Meta(max_length=65536)]
 
@@ -591,6 +446,8 @@ ReplyBody = (
     | StreamGrant
     | TotpSecret
     | LogIns
+    | PasskeyChallenge
+    | Passkeys
 )
 
 
@@ -640,6 +497,10 @@ UserRequest = (
     | DisableTotpRequest
     | LogInsRequest
     | ChangePasswordRequest
+    | PasskeyOptionsRequest
+    | AddPasskeyRequest
+    | PasskeysRequest
+    | RemovePasskeyRequest
 )
 PublicRequest = (
     BookRequest
@@ -650,10 +511,12 @@ PublicRequest = (
     | PublicTradesRequest
     | SignUpRequest
     | LogInRequest
+    | PasskeyChallengeRequest
+    | PasskeyLogInRequest
     | GrantedRead
 )
 #: What core sends itself once work done off its event loop (a password hash) is ready.
-CoreCommand = CreateUser | OpenSession | LogInRefused | SetPassword
+CoreCommand = CreateUser | OpenSession | LogInRefused | SetPassword | AddPasskey
 OperatorRequest = (
     CreateAccountRequest
     | RegisterKeyRequest
