@@ -7,31 +7,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pyotp
 import pytest
 
-from stockade.client import SITE_FILE, ApiError, HttpApi, Refused, read_site_file
-from stockade.keys import generate
+from stockade.client import ApiError, HttpApi, Refused
 from tests.live import LiveSite, signed_raw
 
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def session(live: LiveSite) -> Iterator[Callable[[str], HttpApi]]:
-    """Makes clients with keys of their own, not yet logged in; closes them after the test."""
-    made: list[HttpApi] = []
-    core_key = read_site_file(live.layout.root / SITE_FILE).core_key
-
-    def make(name: str) -> HttpApi:
-        made.append(HttpApi(live.web, generate(name), core_key, timeout=10))
-        return made[-1]
-
-    yield make
-    for api in made:
-        api.close()
 
 
 def code_at(secret: str, seconds: float) -> str:

@@ -36,6 +36,8 @@ from stockade.wire import (
     Opener,
     OrderInfo,
     Orders,
+    PasskeyChallenge,
+    Passkeys,
     Quota,
     Receipt,
     Replies,
@@ -298,6 +300,71 @@ class HttpApi:
 
     def disable_totp(self, code: str) -> Receipt:
         return self.call("POST", "/api/v1/account/2fa/off", Receipt, body={"code": code})
+
+    # ------------------------------------------------------------------ passkeys
+
+    def passkey_options(self) -> PasskeyChallenge:
+        """A challenge to make a passkey for this session's account, and the passkeys it has
+        (for ``navigator.credentials.create``, or any WebAuthn authenticator)."""
+        return self.call("POST", "/api/v1/account/passkeys/options", PasskeyChallenge)
+
+    def add_passkey(
+        self,
+        credential_id: bytes,
+        client_data: bytes,
+        attestation: bytes,
+        name: str,
+        totp: str | None = None,
+    ) -> Receipt:
+        """Add the passkey an authenticator made in answer to ``passkey_options``."""
+        body = {
+            "credential_id": b64url(credential_id),
+            "client_data": b64url(client_data),
+            "attestation": b64url(attestation),
+            "name": name,
+        }
+        if totp is not None:
+            body["totp"] = totp
+        return self.call("POST", "/api/v1/account/passkeys", Receipt, body=body)
+
+    def passkeys(self) -> Passkeys:
+        return self.call("GET", "/api/v1/account/passkeys", Passkeys)
+
+    def remove_passkey(self, credential_id: bytes) -> Receipt:
+        body = {"credential_id": b64url(credential_id)}
+        return self.call("POST", "/api/v1/account/passkeys/remove", Receipt, body=body)
+
+    def log_in_with_passkey(self, answer: PasskeyAnswer) -> int:
+        """Log in with a passkey, this client's own key as the session's: ``answer`` gets the
+        challenge (bound to that key) and returns what the authenticator's ``get`` gave (the
+        credential id, clientDataJSON, authenticator data and signature); the account."""
+        key = self.identity.public.hex()
+        status, value, _ = self._send(
+            "POST",
+            "/api/v1/auth/passkey/challenge",
+            json.dumps({"session_key": key}).encode(),
+            {"Content-Type": "application/json"},
+        )
+        if status != 200 or not isinstance(value, dict):
+            raise _refusal(status, value)
+        credential_id, client_data, data, signature = answer(base64.b64decode(value["challenge"]))
+        body = {
+            "session_key": key,
+            "credential_id": b64url(credential_id),
+            "client_data": b64url(client_data),
+            "authenticator_data": b64url(data),
+            "signature": b64url(signature),
+        }
+        return self._account_of("/api/v1/auth/passkey", body)
+
+
+#: What a WebAuthn authenticator's ``get`` gives for a challenge: the credential id,
+#: clientDataJSON, authenticator data and signature.
+PasskeyAnswer = Callable[[bytes], tuple[bytes, bytes, bytes, bytes]]
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def _order_path(order_id: int | None, client_order_id: str | None) -> str:

@@ -30,7 +30,13 @@ from starlette.routing import Route
 
 from stockade.httpkit import BodyTooLarge, read_body, response
 from stockade.keys import Identity, generate
-from stockade.web._bodies import LogInBody, SignUpBody, totp_offer
+from stockade.web._bodies import (
+    LogInBody,
+    PasskeyChallengeBody,
+    PasskeyLogInBody,
+    SignUpBody,
+    totp_offer,
+)
 from stockade.web._corelink import CoreAnswer, CoreLink, CoreUnavailable
 from stockade.web._openapi import openapi
 from stockade.wire import (
@@ -45,10 +51,13 @@ from stockade.wire import (
     LogInRequest,
     MarketsRequest,
     NonceSource,
+    PasskeyChallengeRequest,
+    PasskeyLogInRequest,
     PublicTradesRequest,
     Quota,
     SignUpRequest,
     TotpSecret,
+    from_b64url,
     http_envelope,
     seal,
 )
@@ -184,6 +193,17 @@ class _BadHeaders(Exception):
         self.message = message
 
 
+def _session_key(text: str) -> bytes | Response:
+    """A session's public key from its hex, or the refusal if it is not 32 bytes of hex."""
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        return refuse(400, "Malformed", "session_key is 32 bytes in hex", "session_key")
+    return key
+
+
 def _hex(headers: dict[str, str], name: str, size: int) -> bytes:
     value = headers.get(name)
     if value is None:
@@ -216,19 +236,23 @@ def _signature_headers(request: Request) -> tuple[bytes, int, bytes, bytes]:
 
 _sign_up_body = msgspec.json.Decoder(SignUpBody)
 _log_in_body = msgspec.json.Decoder(LogInBody)
+_passkey_challenge_body = msgspec.json.Decoder(PasskeyChallengeBody)
+_passkey_log_in_body = msgspec.json.Decoder(PasskeyLogInBody)
 T = TypeVar("T")
 
 
-async def _json_body(request: Request, decoder: msgspec.json.Decoder[T]) -> T | Response:
+async def _json_body(
+    request: Request, decoder: msgspec.json.Decoder[T], limit: int = 1024
+) -> T | Response:
     """A small JSON body, sent as ``application/json``: no cross-site form can send that type
     without a CORS preflight, which this API never grants (the log-in's CSRF defence)."""
     if request.headers.get("content-type", "").split(";")[0].strip() != JSON:
         return refuse(415, "UnsupportedMediaType", "send application/json", "content-type")
     try:
-        raw = await read_body(request, 1024)
+        raw = await read_body(request, limit)
         return decoder.decode(raw)
     except BodyTooLarge:
-        return refuse(413, "Oversize", "the body is over 1024 bytes", "body")
+        return refuse(413, "Oversize", f"the body is over {limit} bytes", "body")
     except msgspec.ValidationError as exc:
         return refuse(400, "Malformed", str(exc), field_of(str(exc)))
     except (msgspec.DecodeError, UnicodeDecodeError):
@@ -274,6 +298,8 @@ class Api:
             Route("/api/v1/balances", self.signed, methods=["GET"]),
             Route("/api/v1/auth/signup", self.sign_up, methods=["POST"]),
             Route("/api/v1/auth/login", self.log_in, methods=["POST"]),
+            Route("/api/v1/auth/passkey/challenge", self.passkey_challenge, methods=["POST"]),
+            Route("/api/v1/auth/passkey", self.passkey_log_in, methods=["POST"]),
             Route("/api/v1/auth/logout", self.signed, methods=["POST"]),
             Route("/api/v1/keys", self.signed, methods=["GET", "POST"]),
             Route("/api/v1/keys/{key}", self.signed, methods=["DELETE"]),
@@ -282,6 +308,8 @@ class Api:
             Route("/api/v1/account/2fa", self.signed, methods=["POST"]),
             Route("/api/v1/account/password", self.signed, methods=["POST"]),
             Route("/api/v1/account/2fa/{action}", self.signed, methods=["POST"]),
+            Route("/api/v1/account/passkeys", self.signed, methods=["GET", "POST"]),
+            Route("/api/v1/account/passkeys/{action}", self.signed, methods=["POST"]),
         ]
 
     # ------------------------------------------------------------------ public
@@ -341,13 +369,36 @@ class Api:
         body = await _json_body(request, _log_in_body)
         if isinstance(body, Response):
             return body
-        try:
-            key = bytes.fromhex(body.session_key)
-        except ValueError:
-            key = b""
-        if len(key) != 32:
-            return refuse(400, "Malformed", "session_key is 32 bytes in hex", "session_key")
+        key = _session_key(body.session_key)
+        if isinstance(key, Response):
+            return key
         message = LogInRequest(body.username, body.password, key, body.totp, client_note(request))
+        return await self._public(message, self.auth_link)
+
+    async def passkey_challenge(self, request: Request) -> Response:
+        body = await _json_body(request, _passkey_challenge_body)
+        if isinstance(body, Response):
+            return body
+        key = _session_key(body.session_key)
+        if isinstance(key, Response):
+            return key
+        return await self._public(PasskeyChallengeRequest(key), self.auth_link)
+
+    async def passkey_log_in(self, request: Request) -> Response:
+        body = await _json_body(request, _passkey_log_in_body, 8192)
+        if isinstance(body, Response):
+            return body
+        key = _session_key(body.session_key)
+        if isinstance(key, Response):
+            return key
+        names = ("credential_id", "client_data", "authenticator_data", "signature")
+        parts = [from_b64url(getattr(body, name)) for name in names]
+        for name, part in zip(names, parts, strict=True):
+            if part is None:
+                return refuse(400, "Malformed", f"{name} is base64url", name)
+        key_id, client_data, data, signature = (p or b"" for p in parts)
+        note = client_note(request)
+        message = PasskeyLogInRequest(key, key_id, client_data, data, signature, note)
         return await self._public(message, self.auth_link)
 
     async def ask(self, message: WireRequest, link: CoreLink | None = None) -> CoreAnswer:

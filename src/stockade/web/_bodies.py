@@ -29,6 +29,23 @@ class LogInBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     totp: str | None = None  # the authenticator's code, once two-factor log-in is on
 
 
+class PasskeyChallengeBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``session_key``: the hex public key of the key pair the browser made for the session a
+    passkey log-in will open (the challenge names it)."""
+
+    session_key: str
+
+
+class PasskeyLogInBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What ``navigator.credentials.get`` gave, in base64url, and the same ``session_key``."""
+
+    session_key: str
+    credential_id: str
+    client_data: str
+    authenticator_data: str
+    signature: str
+
+
 class CandlesQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     interval: Interval = "1m"
     since: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0

@@ -16,7 +16,16 @@ import msgspec
 
 from stockade.audit import INTERVALS, MAX_CANDLES, Ticker
 from stockade.exchange import EVENT_TAGS, CloseReason, MarketStatus, SelfTrade, Side, TimeInForce
-from stockade.web._bodies import CandlePage, LogInBody, LogProof, SignUpBody, Tickers, TotpOffer
+from stockade.web._bodies import (
+    CandlePage,
+    LogInBody,
+    LogProof,
+    PasskeyChallengeBody,
+    PasskeyLogInBody,
+    SignUpBody,
+    Tickers,
+    TotpOffer,
+)
 from stockade.wire import (
     HEADERS,
     SIGNED_REPLY,
@@ -26,6 +35,7 @@ from stockade.wire import (
     BalanceRow,
     Balances,
     Book,
+    CredentialBody,
     ErrorInfo,
     KeyBody,
     Keys,
@@ -34,6 +44,9 @@ from stockade.wire import (
     OrderBody,
     OrderInfo,
     Orders,
+    PasskeyBody,
+    PasskeyChallenge,
+    Passkeys,
     PasswordBody,
     PublicTrades,
     Receipt,
@@ -98,6 +111,12 @@ _BODIES: Final = (
     TotpOffer,
     LogIns,
     LogProof,
+    PasskeyChallenge,
+    Passkeys,
+    PasskeyBody,
+    CredentialBody,
+    PasskeyChallengeBody,
+    PasskeyLogInBody,
     _Error,
     _Time,
     _Site,
@@ -352,6 +371,20 @@ def _paths() -> Json:
             "post": _public("Log in: the session key may then sign for the account", SessionOpened)
             | {"requestBody": _body(LogInBody)}
         },
+        "/api/v1/auth/passkey/challenge": {
+            "post": _public(
+                "A challenge to log in with a passkey, bound to the session key to register",
+                PasskeyChallenge,
+            )
+            | {"requestBody": _body(PasskeyChallengeBody)}
+        },
+        "/api/v1/auth/passkey": {
+            "post": _public(
+                "Log in with a passkey's answer: the session key may then sign for the account",
+                SessionOpened,
+            )
+            | {"requestBody": _body(PasskeyLogInBody)}
+        },
         "/api/v1/auth/logout": {"post": _signed("End the session whose key signs this", Receipt)},
         "/api/v1/stream/grant": {
             "post": _signed(
@@ -391,6 +424,27 @@ def _paths() -> Json:
                 "Turn two-factor log-in off with a current code (sign with a session)",
                 Receipt,
                 body=TotpBody,
+            )
+        },
+        "/api/v1/account/passkeys/options": {
+            "post": _signed(
+                "A challenge to make a passkey for my account, and the passkeys it has"
+                " (sign with a session)",
+                PasskeyChallenge,
+            )
+        },
+        "/api/v1/account/passkeys": {
+            "get": _signed("My passkeys", Passkeys),
+            "post": _signed(
+                "Add the passkey made for that challenge, with a code if two-factor is on"
+                " (sign with a session)",
+                Receipt,
+                body=PasskeyBody,
+            ),
+        },
+        "/api/v1/account/passkeys/remove": {
+            "post": _signed(
+                "Remove one of my passkeys (sign with a session)", Receipt, body=CredentialBody
             )
         },
         "/api/v1/keys": {

@@ -21,7 +21,9 @@ the field) or ``UnknownRoute``. Amounts are JSON integers in minor units, as on 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import string
 from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
@@ -29,12 +31,16 @@ import msgspec
 from stockade.exchange import SelfTrade, Side, TimeInForce
 from stockade.wire._accounts import (
     AddKeyRequest,
+    AddPasskeyRequest,
     ChangePasswordRequest,
     DisableTotpRequest,
     EnableTotpRequest,
     KeysRequest,
     LogInsRequest,
     LogOutRequest,
+    PasskeyOptionsRequest,
+    PasskeysRequest,
+    RemovePasskeyRequest,
     RevokeOwnKeyRequest,
     TotpSecretRequest,
 )
@@ -148,6 +154,38 @@ class PasswordBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     totp: TotpCode | None = None
 
 
+#: Bytes in a JSON body as WebAuthn's JSON carries them: base64url without padding.
+B64Url = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,2800}\Z")]
+
+
+def from_b64url(text: str) -> bytes | None:
+    """The bytes of unpadded base64url ``text``; None if it is not that."""
+    if len(text) % 4 == 1 or not text.isascii() or text.strip(_B64URL_ALPHABET):
+        return None
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_B64URL_ALPHABET: Final = string.ascii_letters + string.digits + "-_"
+
+
+class PasskeyBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/v1/account/passkeys``: what ``navigator.credentials.create`` gave, in
+    base64url (the credential's raw id, clientDataJSON, attestationObject), a name for the
+    passkey, and a current authenticator code once two-factor log-in is on."""
+
+    credential_id: B64Url
+    client_data: B64Url
+    attestation: B64Url
+    name: Label
+    totp: TotpCode | None = None
+
+
+class CredentialBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/v1/account/passkeys/remove``: the passkey's credential id, base64url."""
+
+    credential_id: B64Url
+
+
 class AmendBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``PATCH /api/v1/orders/{id}``: the order's new remaining quantity and price."""
 
@@ -160,6 +198,8 @@ _amend_body = msgspec.json.Decoder(AmendBody)
 _key_body = msgspec.json.Decoder(KeyBody)
 _totp_body = msgspec.json.Decoder(TotpBody)
 _password_body = msgspec.json.Decoder(PasswordBody)
+_passkey_body = msgspec.json.Decoder(PasskeyBody)
+_credential_body = msgspec.json.Decoder(CredentialBody)
 _message: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 _encoder = msgspec.msgpack.Encoder()
 
@@ -312,7 +352,25 @@ def _security(
             return ChangePasswordRequest(body.password, body.new_password, body.totp)
         case "POST", ("account", "2fa", "off"):
             return DisableTotpRequest(_json(_totp_body, request.body).code)
+        case "POST", ("account", "passkeys", "options"):
+            return PasskeyOptionsRequest()
+        case "GET", ("account", "passkeys"):
+            return PasskeysRequest()
+        case "POST", ("account", "passkeys"):
+            made = _json(_passkey_body, request.body)
+            fields = (made.credential_id, made.client_data, made.attestation)
+            key_id, client_data, attestation = (_bytes(f) for f in fields)
+            return AddPasskeyRequest(key_id, client_data, attestation, made.name, made.totp)
+        case "POST", ("account", "passkeys", "remove"):
+            return RemovePasskeyRequest(_bytes(_json(_credential_body, request.body).credential_id))
     return None
+
+
+def _bytes(text: str) -> bytes:
+    raw = from_b64url(text)
+    if raw is None:
+        raise Malformed("not base64url", field="body")
+    return raw
 
 
 def _translate(request: HttpRequest, parts: tuple[str, ...], params: dict[str, str]) -> Message:
@@ -329,12 +387,15 @@ _BODIES: Final = (
     ("account", "2fa"),
     ("account", "2fa", "off"),
     ("account", "password"),
+    ("account", "passkeys"),
+    ("account", "passkeys", "remove"),
 )
 
 
 def _takes_body(method: str, parts: tuple[str, ...]) -> bool:
     """Only placing an order (POST /orders), amending one (PATCH /orders/{id}), adding an API
-    key (POST /keys) and turning two-factor log-in on or off send JSON."""
+    key (POST /keys), turning two-factor log-in on or off, changing the password and adding or
+    removing a passkey send JSON."""
     if method == "POST":
         return parts in _BODIES
     return method == "PATCH" and len(parts) == 2 and parts[0] == "orders"
