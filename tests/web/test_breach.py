@@ -11,7 +11,9 @@ What they still cannot do:
   which web cannot make; a grant web has relayed reads for its few minutes (the user asked for
   it, as the session's own reads) and stops at once when the user's key is revoked or logs out;
 * log in again with a password and authenticator code it relayed: the code's step is spent, and
-  the refused attempt shows in the owner's log-in history.
+  the refused attempt shows in the owner's log-in history;
+* turn a passkey's answer it relayed into a session of its own: the challenge the passkey signed
+  names the browser's session key, so core opens a session for that key only.
 
 Web can still drop or delay requests (the client sees a 5xx or nothing, and queries by client id);
 edge and watch (issues 5 and later) deal with that.
@@ -23,6 +25,7 @@ import json
 import socket
 import time
 import tomllib
+from urllib.parse import urlsplit
 
 import pyotp
 
@@ -40,6 +43,9 @@ from stockade.wire import (
     HttpRequest,
     LogInRequest,
     Opener,
+    PasskeyChallenge,
+    PasskeyChallengeRequest,
+    PasskeyLogInRequest,
     Reply,
     StreamGrant,
     decode_body,
@@ -52,6 +58,7 @@ from stockade.wire import (
     sign_http,
 )
 from tests.live import LiveSite
+from tests.passkey_device import PasskeyDevice
 from tests.processes import process_environment
 
 ORDER = json.dumps({"market": "BTC-USD", "side": "buy", "qty": 1000, "price": 10**10}).encode()
@@ -75,6 +82,15 @@ def test_web_holds_no_secret(live: LiveSite) -> None:
 def _core_says(live: LiveSite, envelope: bytes) -> ErrorInfo | None:
     """Send one frame to core as web would; core's signed answer (its error, or None if it
     accepted the request)."""
+    return _core_reply(live, envelope).error
+
+
+def _core_replies(live: LiveSite, envelope: bytes) -> object:
+    """What core answered: its reply's body."""
+    return _core_reply(live, envelope).body
+
+
+def _core_reply(live: LiveSite, envelope: bytes) -> Reply:
     address = live.site.core_address
     with socket.create_connection((address.host, address.port), timeout=10) as sock:
         sock.sendall(frame(envelope))
@@ -87,7 +103,7 @@ def _core_says(live: LiveSite, envelope: bytes) -> ErrorInfo | None:
     Opener.verify_signature(env, live.site.core_key)
     reply = decode_body(env)
     assert isinstance(reply, Reply)
-    return reply.error
+    return reply
 
 
 def test_web_cannot_act_for_a_user(live: LiveSite) -> None:
@@ -197,3 +213,25 @@ def test_web_cannot_reuse_a_log_in_it_relayed(live: LiveSite) -> None:
         assert denied.name == "Unauthorized"
         assert owner.logins().two_factor
         assert owner.logins().logins[0].refused == "code"  # the owner sees the attempt
+
+
+def test_web_cannot_turn_a_relayed_passkey_answer_into_its_own_session(live: LiveSite) -> None:
+    core_key = live.site.core_key
+    owner = HttpApi(live.web, generate("passkey-owner"), core_key, timeout=10)
+    device = PasskeyDevice("localhost", f"http://localhost:{urlsplit(live.web).port}")
+    with owner:
+        owner.sign_up("passkey.user", "a long enough password")
+        owner.log_in("passkey.user", "a long enough password")
+        owner.add_passkey(*device.create(owner.passkey_options().challenge), "phone")
+        browser = generate("passkey-browser")  # the session key the browser made
+        ts = int(time.time() * 1000)
+        ask = PasskeyChallengeRequest(browser.public.raw)
+        challenge = _core_replies(live, seal(generate("web"), core_key, ask, bytes(range(16)), ts))
+        assert isinstance(challenge, PasskeyChallenge)
+        key_id, client_data, data, signature = device.get(challenge.challenge)
+        thief = generate("web-thief")
+        stolen = PasskeyLogInRequest(thief.public.raw, key_id, client_data, data, signature)
+        refused = _core_says(live, seal(thief, core_key, stolen, bytes(range(1, 17)), ts))
+        assert refused is not None
+        assert refused.name == "BAD_PASSKEY"
+        assert owner.logins().logins[0].refused == "passkey"  # the owner sees the attempt

@@ -121,6 +121,7 @@ def test_two_factor_log_in_in_the_browser(live: LiveSite, browser: Browser) -> N
     sign_up(live, page, "tia.b")
     page.goto(live.web + "/security")
     expect(page.locator("#totp-state")).to_have_text("off")
+    expect(page.locator("#totp-off-form")).to_be_hidden()  # nothing to turn off yet
     page.click("#totp-start")
     expect(page.locator("#totp-secret")).to_have_text(re.compile(r"^[A-Z2-7]{32}$"))
     secret = page.locator("#totp-secret").inner_text()
@@ -258,3 +259,62 @@ def test_a_receipt_links_to_its_entry_proven_in_the_browser(
     swapped.route(f"**/api/v1/log/entries/{index}", another)
     swapped.goto(f"{live.web}/log/{index}")
     expect(swapped.locator("#proof-state")).to_contain_text("about another entry")
+
+
+def _with_authenticator(page: Page) -> None:
+    """Give the page Chromium's own virtual authenticator: a platform passkey device that
+    verifies its user (as a fingerprint would) and keeps discoverable credentials."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+
+
+def test_a_passkey_made_in_the_browser_logs_in_alone(live: LiveSite, browser: Browser) -> None:
+    site = live.web.replace("127.0.0.1", "localhost")  # passkeys are made for a name, not an IP
+    page = browser.new_context().new_page()
+    _with_authenticator(page)
+    page.goto(site + "/signup")
+    page.fill("#auth-username", "pia.b")
+    page.fill("#auth-password", PASSWORD)
+    page.click("#auth-submit")
+    page.wait_for_url(site + "/")
+    page.goto(site + "/security")
+    page.fill("#passkey-name", "laptop")
+    page.click("#passkey-add")
+    expect(page.locator("#passkey-news")).to_contain_text("Passkey laptop added")
+    expect(page.locator("#passkeys tr")).to_have_count(1)
+    page.click("#logout")
+    page.wait_for_url(site + "/")
+    expect(page.locator("#signed-in")).to_be_hidden()
+
+    page.goto(site + "/login")
+    page.click("#passkey-login")
+    page.wait_for_url(site + "/")
+    expect(page.locator("#username")).to_have_text("pia.b")
+    page.goto(site + "/security")
+    rows = page.locator("#logins tr")
+    expect(rows.nth(0)).to_contain_text("(this browser)")
+    page.screenshot(path=str(ARTIFACTS / "passkeys.png"), full_page=True)
+
+    stranger = browser.new_context().new_page()  # a device that holds no passkey of this site
+    _with_authenticator(stranger)
+    stranger.goto(site + "/login")
+    stranger.click("#passkey-login")
+    expect(stranger.locator("#auth-error")).to_contain_text("No passkey answered")
+    expect(stranger.locator("#signed-in")).to_be_hidden()
+
+    page.locator("#passkeys tr button").click()
+    expect(page.locator("#passkey-news")).to_have_text("The passkey is removed.")
+    expect(page.locator("#passkeys tr")).to_have_count(0)
+    page.click("#logout")
+    page.goto(site + "/login")
+    page.click("#passkey-login")  # the device still offers it; core no longer takes it
+    expect(page.locator("#auth-error")).to_contain_text("BAD_PASSKEY")

@@ -529,7 +529,9 @@ class Core:
             if isinstance(message, CreateUser):
                 return AccountCreated(seq, ts, record.account, log)
             if isinstance(message, OpenSession):
-                return SessionOpened(seq, ts, record.account, message.expires_ms, log)
+                return SessionOpened(
+                    seq, ts, record.account, message.expires_ms, log, message.username
+                )
             return Receipt(seq, ts, [], None, log)
 
         return self._committed(env, data, seq, ts, record, entry, reply, changed.login)

@@ -67,6 +67,7 @@ from stockade.wire._base import (
     Reference,
     Seq,
     Text,
+    Username,
     _Msg,
 )
 
@@ -417,6 +418,7 @@ class SessionOpened(_Msg, frozen=True, tag=114):
     account: Id
     expires_ms: int
     log: LogRef | None = None
+    username: Username | None = None  # the account's, for the page to greet (a passkey names none)
 
 
 class SignedCheckpointReply(_Msg, frozen=True, tag=112):

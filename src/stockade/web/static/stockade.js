@@ -143,21 +143,56 @@ async function showWho() {
 
 // ---------------------------------------------------------------- sign up and log in
 
-async function logIn(username, password, totp) {
+// A key pair for a new session: non-extractable, so no script can ever copy the private half out.
+async function sessionKeys() {
   const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
-  const publicHex = hex(new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey)));
-  const body = { username, password, session_key: publicHex };
-  if (totp) body.totp = totp;
-  const answer = await postJson("/api/v1/auth/login", body);
+  return { keys, publicHex: hex(new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey))) };
+}
+
+// Keeps the session a log-in opened (its key and what core said of it) for the next pages.
+async function keepSession(keys, publicHex, answer) {
   if (!answer.ok) return answer;
   await sessionStore("put", {
     privateKey: keys.privateKey,
     public_hex: publicHex,
-    username,
+    username: answer.value.username,
     account: answer.value.account,
     expires_ms: answer.value.expires_ms,
   }, "current");
   return answer;
+}
+
+async function logIn(username, password, totp) {
+  const { keys, publicHex } = await sessionKeys();
+  const body = { username, password, session_key: publicHex };
+  if (totp) body.totp = totp;
+  return keepSession(keys, publicHex, await postJson("/api/v1/auth/login", body));
+}
+
+const toBase64url = (buffer) => base64(new Uint8Array(buffer)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+// Logs in with a passkey: core's challenge names this session's key, so the passkey's answer
+// opens a session for this key and no other, whoever relays it.
+async function logInWithPasskey() {
+  const { keys, publicHex } = await sessionKeys();
+  const made = await postJson("/api/v1/auth/passkey/challenge", { session_key: publicHex });
+  if (!made.ok) return made;
+  const credential = await navigator.credentials.get({
+    publicKey: {
+      challenge: fromBase64(made.value.challenge),
+      rpId: made.value.rp_id,
+      timeout: made.value.timeout_ms,
+      userVerification: "required",
+    },
+  });
+  const answer = credential.response;
+  return keepSession(keys, publicHex, await postJson("/api/v1/auth/passkey", {
+    session_key: publicHex,
+    credential_id: toBase64url(credential.rawId),
+    client_data: toBase64url(answer.clientDataJSON),
+    authenticator_data: toBase64url(answer.authenticatorData),
+    signature: toBase64url(answer.signature),
+  }));
 }
 
 function initAuth() {
@@ -180,6 +215,19 @@ function initAuth() {
       return;
     }
     location.assign("/");
+  });
+  const passkey = document.getElementById("passkey-login");
+  if (!passkey) return;
+  passkey.hidden = !window.PublicKeyCredential;
+  passkey.addEventListener("click", async () => {
+    error.textContent = "";
+    try {
+      const answer = await logInWithPasskey();
+      if (!answer.ok) { error.textContent = describe(answer.value); return; }
+      location.assign("/");
+    } catch (failure) {
+      error.textContent = `No passkey answered (${failure.name}).`;
+    }
   });
 }
 
@@ -636,7 +684,85 @@ function drawQr(canvas, rows) {
   }));
 }
 
-const REFUSED = { password: "wrong password", code_missing: "right password, code missing", code: "right password, wrong code" };
+const REFUSED = {
+  password: "wrong password",
+  code_missing: "right password, code missing",
+  code: "right password, wrong code",
+  passkey: "a passkey's answer that failed",
+};
+
+// The account's passkeys, and adding one: the browser asks the device to make it for core's
+// challenge, which names this session; core checks what the device answered.
+function initPasskeys(news) {
+  const form = document.getElementById("passkey-form");
+  if (!window.PublicKeyCredential) {
+    form.hidden = true;
+    news.textContent = "This browser cannot make passkeys.";
+  }
+
+  async function refresh() {
+    const answer = await signedFetch("GET", "/api/v1/account/passkeys");
+    if (!answer.ok) { news.textContent = describe(answer.value); return; }
+    const body = document.getElementById("passkeys");
+    body.replaceChildren();
+    for (const passkey of answer.value.passkeys) {
+      const row = body.insertRow();
+      row.dataset.credential = passkey.credential_id;
+      cell(row, passkey.name || "(no name)");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Remove";
+      button.addEventListener("click", async () => {
+        const done = await signedFetch("POST", "/api/v1/account/passkeys/remove", "", {
+          credential_id: toBase64url(fromBase64(passkey.credential_id)),
+        });
+        news.textContent = done.ok ? "The passkey is removed." : describe(done.value);
+        refresh();
+      });
+      row.insertCell().append(button);
+    }
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = form.name.value.trim();
+    const code = form.totp.value.trim();
+    form.totp.value = "";
+    const options = await signedFetch("POST", "/api/v1/account/passkeys/options");
+    if (!options.ok) { news.textContent = describe(options.value); return; }
+    const o = options.value;
+    let credential;
+    try {
+      credential = await navigator.credentials.create({
+        publicKey: {
+          challenge: fromBase64(o.challenge),
+          rp: { id: o.rp_id, name: "Stockade" },
+          user: { id: fromBase64(o.user_id), name: o.username, displayName: o.username },
+          pubKeyCredParams: [-8, -7, -257].map((alg) => ({ type: "public-key", alg })),
+          excludeCredentials: o.exclude.map((id) => ({ type: "public-key", id: fromBase64(id) })),
+          authenticatorSelection: { residentKey: "required", userVerification: "required" },
+          attestation: "none",
+          timeout: o.timeout_ms,
+        },
+      });
+    } catch (failure) {
+      news.textContent = `No passkey was made (${failure.name}).`;
+      return;
+    }
+    const body = {
+      credential_id: toBase64url(credential.rawId),
+      client_data: toBase64url(credential.response.clientDataJSON),
+      attestation: toBase64url(credential.response.attestationObject),
+      name,
+    };
+    if (code) body.totp = code;
+    const answer = await signedFetch("POST", "/api/v1/account/passkeys", "", body);
+    news.textContent = answer.ok ? `Passkey ${name} added: it logs you in without a password.` : describe(answer.value);
+    if (answer.ok) form.reset();
+    refresh();
+  });
+  refresh();
+}
 
 function initSecurity(session) {
   if (!session) return;
@@ -701,6 +827,7 @@ function initSecurity(session) {
     event.target.code.value = "";
     await change("/api/v1/account/2fa/off", { code }, "Two-factor log-in is off.");
   });
+  initPasskeys(document.getElementById("passkey-news"));
   refresh();
 }
 
