@@ -160,7 +160,8 @@ def run_demo(seconds: float | None, directory: Path | None, console: Console) ->
             f"audit it with: stockade verify {root}"
         )
         logins = _people(layout, web, site.core_key)
-        console.print(f"[bold green]open {web}/ in a browser[/] and log in as any of:")
+        page = web.replace("//127.0.0.1:", "//localhost:")  # passkeys need a name, not an IP
+        console.print(f"[bold green]open {page}/ in a browser[/] and log in as any of:")
         for username, password in logins.items():
             console.print(f"    {username} / {password}")
         _run_bots(layout, seconds, console, supervisor)
