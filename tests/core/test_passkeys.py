@@ -214,3 +214,28 @@ def test_garbage_answers_never_crash_core_and_add_nothing(
     add = AddPasskeyRequest(bytes(16), client_data, data, "x")
     assert refused(worked(h, first, add)) == "BAD_PASSKEY"
     assert (dict(h.core.registry.passkeys), dict(h.core.registry.keys)) == before
+
+
+@pytest.mark.parametrize(
+    "client_data",
+    [
+        b"[" * 2000,
+        b'{"challenge": "AAAA", "x": ' + b"[" * 1900 + b"}",
+        b'{"challenge": 5, "type": "webauthn.get", "pad": "......"}',
+    ],
+    ids=["nested", "nested-inside", "mistyped"],
+)
+def test_client_data_nested_deep_or_mistyped_is_a_refusal(
+    h: CoreHarness, client_data: bytes
+) -> None:
+    """JSON nested thousands deep makes Python's parsers recurse: core must answer, not stop."""
+    sign_up(h, "xena")
+    first = session(h, "xena")
+    device = PasskeyDevice("localhost", ORIGIN)
+    add_passkey(h, first, device)
+    key = fixed_identity("xena-key").public.raw
+    _, _, data, signature = device.get(bytes(32))
+    login = PasskeyLogInRequest(key, device.credential_id, client_data, data, signature)
+    assert refused(worked(h, BROWSER, login)) == "BAD_PASSKEY"
+    add = AddPasskeyRequest(bytes(16), client_data, data, "x")
+    assert refused(worked(h, first, add)) == "BAD_PASSKEY"

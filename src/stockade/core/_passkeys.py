@@ -15,9 +15,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
+from typing import Annotated
 
+import msgspec
 from webauthn import verify_authentication_response, verify_registration_response
 from webauthn.helpers.structs import (
     AuthenticationCredential,
@@ -35,6 +36,15 @@ MAX_PASSKEYS = 10
 #: What each kind of challenge is for (the MAC covers it: one kind never answers for another).
 ADDING, LOGGING_IN = b"stockade/passkey/add\x00", b"stockade/passkey/log-in\x00"
 CHALLENGE_BYTES = 32
+
+
+class _ClientData(msgspec.Struct):
+    """The one field of clientDataJSON core reads before py_webauthn checks the rest."""
+
+    challenge: Annotated[str, msgspec.Meta(max_length=64)]
+
+
+_client_data = msgspec.json.Decoder(_ClientData)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +78,10 @@ class Ceremonies:
         """The challenge ``client_data`` answers, if core made it for ``purpose`` and ``bound``
         less than ``CHALLENGE_MS`` ago; else None."""
         try:
-            text = json.loads(client_data)["challenge"]
+            text = _client_data.decode(client_data).challenge
             challenge = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            return None
+        except (msgspec.DecodeError, ValueError, binascii.Error, RecursionError):
+            return None  # (msgspec's ValidationError is a DecodeError; deep nesting recurses)
         if len(challenge) != CHALLENGE_BYTES:
             return None
         made = int.from_bytes(challenge[:8], "big")
