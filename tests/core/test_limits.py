@@ -36,6 +36,15 @@ def test_a_refused_request_costs_nothing() -> None:
     assert limiter.take(7, 1_000).retry_after_ms == 0
 
 
+def test_a_clock_stepping_back_costs_at_most_one_spent_budget() -> None:
+    limiter = Limiter(Budget(per_s=10, burst=2))
+    for _ in range(2):
+        limiter.take(1, 3_600_000)
+    stepped_back = limiter.take(1, 0)  # the wall clock went back an hour
+    assert 0 < stepped_back.retry_after_ms <= 100
+    assert limiter.take(1, 100).retry_after_ms == 0
+
+
 @pytest.mark.parametrize(("per_s", "burst"), [(0, 1), (1, 0), (1_000_001, 1)])
 def test_a_budget_is_at_least_one_request(per_s: int, burst: int) -> None:
     with pytest.raises(ValueError, match="budget"):

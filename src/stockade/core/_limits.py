@@ -42,6 +42,8 @@ class Limiter:
         is left (``retry_after_ms`` is non-zero when nothing was)."""
         now = now_ms * 1000
         tat = max(self._tat.get(account, now), now)
+        if tat > now + self._capacity_us:  # the wall clock stepped back: lock no one out for it
+            tat = self._tat[account] = now + self._capacity_us
         after = tat + self._interval_us
         if after - now > self._capacity_us:
             wait_us = after - now - self._capacity_us

@@ -419,7 +419,7 @@ class People:
         found = self.registry.passkeys.get(credential_id)
         if credential is None or found is None or found.username != credential.username:
             return core_error(CoreCode.UNKNOWN_PASSKEY, "no such passkey of yours", "credential_id")
-        del self.registry.passkeys[credential_id]
+        self.registry.remove_passkey(credential_id)
         return Changed(None)
 
     def _two_factor(

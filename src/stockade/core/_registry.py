@@ -70,6 +70,7 @@ class Registry:
         self.keys: dict[bytes, KeyRecord] = {}
         self.credentials: dict[str, Credential] = {}
         self.passkeys: dict[bytes, PasskeyRecord] = {}  # by credential id
+        self._passkeys_of: dict[str, dict[bytes, PasskeyRecord]] = {}  # by username, then id
 
     def create_user(self, username: str, password_hash: str, seq: int) -> AccountId:
         assert username not in self.credentials
@@ -95,18 +96,25 @@ class Registry:
         )
 
     def passkeys_of(self, username: str) -> list[PasskeyRecord]:
-        mine = (p for p in self.passkeys.values() if p.username == username)
+        mine = self._passkeys_of.get(username, {}).values()
         return sorted(mine, key=lambda p: p.created_seq)
 
     def add_passkey(self, record: PasskeyRecord) -> None:
         assert record.credential_id not in self.passkeys
         assert record.username in self.credentials
-        self.passkeys[record.credential_id] = record
+        self._keep_passkey(record)
 
     def used_passkey(self, credential_id: bytes, sign_count: int) -> None:
-        self.passkeys[credential_id] = msgspec.structs.replace(
-            self.passkeys[credential_id], sign_count=sign_count
-        )
+        record = self.passkeys[credential_id]
+        self._keep_passkey(msgspec.structs.replace(record, sign_count=sign_count))
+
+    def remove_passkey(self, credential_id: bytes) -> None:
+        record = self.passkeys.pop(credential_id)
+        del self._passkeys_of[record.username][credential_id]
+
+    def _keep_passkey(self, record: PasskeyRecord) -> None:
+        self.passkeys[record.credential_id] = record
+        self._passkeys_of.setdefault(record.username, {})[record.credential_id] = record
 
     def create_account(self, label: str, seq: int) -> AccountId:
         account = AccountId(self.next_account)
@@ -168,5 +176,6 @@ class Registry:
         registry.accounts = {a.account: a for a in state.accounts}
         registry.keys = {k.public_key: k for k in state.keys}
         registry.credentials = {c.username: c for c in state.credentials}
-        registry.passkeys = {p.credential_id: p for p in state.passkeys}
+        for passkey in state.passkeys:
+            registry._keep_passkey(passkey)
         return registry
