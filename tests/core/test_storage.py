@@ -157,6 +157,32 @@ def test_log_ins_are_listed_per_account_newest_first(storage: Storage) -> None:
     assert storage.logins_of(lena, 1) == rows[:1]
 
 
+def test_each_statement_adds_up_to_the_balances_and_pages(storage: Storage) -> None:
+    h = CoreHarness()
+    _place(h, Side.SELL, 10)
+    for _ in range(3):
+        _place(h, Side.BUY, 2)
+    storage.write_batch(h.journal)
+    for name in ("alice", "bob"):
+        account = h.accounts[name]
+        lines = storage.ledger_of(account, None, 0, 1000)
+        assert [line.entry for line in lines] == sorted(line.entry for line in lines)
+        totals: dict[str, int] = {}
+        for line in lines:
+            totals[line.asset] = totals.get(line.asset, 0) + line.amount
+        cells = h.core.engine.balances[account]
+        assert totals == {a: c.available + c.held for a, c in cells.items()}
+        assert [line.kind for line in lines[:2]] == ["deposit", "deposit"]  # the seed credits
+        trades = [line for line in lines if line.kind == "trade"]
+        assert len(trades) == 6  # three fills, two assets each
+        assert sum(line.fee for line in trades) == sum(
+            t.maker_fee if name == "alice" else t.taker_fee
+            for t in storage.trades_of(account, None, 0, 100)
+        )
+        page = storage.ledger_of(account, "BTC", lines[0].entry, 2)
+        assert page == [line for line in lines[1:] if line.asset == "BTC"][:2]
+
+
 def test_migrations_upgrade_downgrade_and_match_the_models(db_url: str) -> None:
     engine = create_db_engine(db_url)
     migrate(engine)

@@ -54,6 +54,7 @@ from stockade.exchange import (
     restore,
     snapshot,
     state_hash,
+    statement_lines,
 )
 
 ASSETS = (Asset("BTC", 8, 21 * 10**14), Asset("USD", 2, 10**15), Asset("ETH", 8, 10**17))
@@ -118,6 +119,8 @@ class EngineMachine(RuleBasedStateMachine):
         self.log: list[tuple[int, Command]] = []
         self.order_ids: list[OrderId] = []
         self.ledger: Counter[tuple[AccountId, Bucket, str]] = Counter()
+        self.statements: Counter[tuple[AccountId, str]] = Counter()
+        self.statement_fees: Counter[str] = Counter()
         for asset in ASSETS:
             self.apply(ListAsset(asset))
         for market in MARKETS:
@@ -147,6 +150,10 @@ class EngineMachine(RuleBasedStateMachine):
                 self.ledger[p.owner, p.bucket, p.asset] += p.amount
             assert not +per_asset, f"unbalanced transaction: {event}"
             assert not -per_asset, f"unbalanced transaction: {event}"
+            for line in statement_lines(event):
+                assert line.amount != 0
+                self.statements[line.user, line.asset] += line.amount
+                self.statement_fees[line.asset] += line.fee
         return result
 
     @rule(data=st.data(), count=st.integers(1, 5))
@@ -259,6 +266,18 @@ class EngineMachine(RuleBasedStateMachine):
             expected[SYSTEM, Bucket.EXTERNAL, asset] = amount
         assert +expected == +self.ledger
         assert -expected == -self.ledger
+
+    @invariant()
+    def statements_add_up_to_each_balance_and_the_fees(self) -> None:
+        """Each user's statement lines sum to their total (available plus held) of each asset,
+        and the fees they show to what the exchange collected."""
+        totals: Counter[tuple[AccountId, str]] = Counter()
+        for user, account in self.fast.balances.items():
+            for asset, cell in account.items():
+                totals[user, asset] = cell.available + cell.held
+        assert +totals == +self.statements
+        assert -totals == -self.statements
+        assert +Counter(self.fast.fees) == +self.statement_fees
 
     def teardown(self) -> None:
         replayed = Engine()

@@ -68,6 +68,27 @@ def test_signed_orders_trade_and_receipts_match_the_log(live: LiveSite) -> None:
         assert [t.qty for t in mine][-1] == LOT
 
 
+def test_the_statement_over_http_adds_up_to_the_balances(live: LiveSite) -> None:
+    with live.api("carol") as carol, live.api("bob") as bob:
+        carol.place_order("BTC-USD", Side.SELL, LOT, PRICE + 10**8)
+        bob.place_order("BTC-USD", Side.BUY, LOT, PRICE + 10**8, tif=TimeInForce.IOC)
+        lines, after = [], 0
+        while page := carol.ledger(after=after, limit=2).entries:  # in pages of two
+            lines += page
+            after = page[-1].entry
+        totals: dict[str, int] = {}
+        for line in lines:
+            totals[line.asset] = totals.get(line.asset, 0) + line.amount
+        assert totals == {asset: sum(cell) for asset, cell in carol.balances().items()}
+        assert {line.kind for line in lines} == {"deposit", "trade"}
+        btc = carol.ledger("BTC").entries
+        assert (btc[-1].amount, btc[-1].kind) == (-LOT, "trade")  # carol sold one lot
+        assert btc == [line for line in lines if line.asset == "BTC"][: len(btc)]
+        with pytest.raises(Refused) as refused:
+            carol.ledger("btc")
+        assert (refused.value.info.name, refused.value.info.field) == ("Malformed", "asset")
+
+
 def test_public_trades_show_what_traded_and_no_one_who(live: LiveSite) -> None:
     with live.api("alice") as alice, live.api("bob") as bob:
         alice.place_order("BTC-USD", Side.SELL, 2 * LOT, PRICE + 2 * 10**8)

@@ -31,6 +31,7 @@ from stockade.wire import (
     Balances,
     HttpMethod,
     HttpRequest,
+    Ledger,
     LogIns,
     NonceSource,
     Opener,
@@ -268,6 +269,12 @@ class HttpApi:
     def balances(self) -> dict[str, tuple[int, int]]:
         rows = self.call("GET", "/api/v1/balances", Balances).balances
         return {row.asset: (row.available, row.held) for row in rows}
+
+    def ledger(self, asset: str | None = None, after: int = 0, limit: int = 100) -> Ledger:
+        """The account's statement, oldest first, after entry ``after``: each change to its
+        total of an asset (trades with their fees, deposits, withdrawals)."""
+        query = f"after={after}&limit={limit}" + (f"&asset={asset}" if asset else "")
+        return self.call("GET", "/api/v1/ledger", Ledger, query)
 
     def stream_grant(self) -> StreamGrant:
         """A grant for the stream's private channels (send it as ``{"op": "auth", "grant": G}``

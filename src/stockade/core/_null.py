@@ -19,7 +19,7 @@ from stockade.core._storage import (
     StoredTrade,
 )
 from stockade.exchange import AccountId
-from stockade.wire import LogInRow
+from stockade.wire import LedgerRow, LogInRow
 
 
 class MemoryStorage:
@@ -33,6 +33,7 @@ class MemoryStorage:
         self.log: list[bytes] = []
         self.checkpoints: list[SavedCheckpoint] = []
         self.logins: list[Row] = []
+        self.ledger: list[Row] = []
 
     def write_batch(self, batch: list[Applied]) -> None:
         rows = rows_for(batch)
@@ -48,6 +49,7 @@ class MemoryStorage:
         self.accounts += rows.accounts
         self.keys.update((k["public_key"], k) for k in rows.keys)
         self.logins += rows.logins
+        self.ledger += rows.ledger
         for row in rows.log:
             if row["idx"] != len(self.log):
                 raise ValueError("log entries must be written in order, without gaps")
@@ -115,6 +117,20 @@ class MemoryStorage:
         return [
             msgspec.convert({k: r[k] for k in LogInRow.__struct_fields__}, LogInRow) for r in mine
         ]
+
+    def ledger_of(
+        self, account: AccountId, asset: str | None, after: int, limit: int
+    ) -> list[LedgerRow]:
+        mine = sorted(
+            (r for r in self.ledger if r["account"] == account and asset in (None, r["asset"])),
+            key=lambda r: int(r["entry"] or 0),
+        )
+        fields = LedgerRow.__struct_fields__
+        return [
+            msgspec.convert({k: r[k] for k in fields}, LedgerRow)
+            for r in mine
+            if int(r["entry"] or 0) > after
+        ][:limit]
 
     def close(self) -> None:
         pass

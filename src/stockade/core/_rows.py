@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 import msgspec
 
 from stockade.core._registry import AccountRecord, KeyRecord
-from stockade.exchange import AccountId, Event, OrderAccepted, OrderAmended, OrderClosed, Trade
+from stockade.exchange import (
+    AccountId,
+    Event,
+    OrderAccepted,
+    OrderAmended,
+    OrderClosed,
+    Trade,
+    statement_lines,
+)
 
 Row = dict[str, int | str | bytes | bool | None]
 
@@ -51,6 +59,7 @@ class Rows:
     keys: list[Row] = field(default_factory=list)  # inserted, or revoked_seq updated
     log: list[Row] = field(default_factory=list)
     logins: list[Row] = field(default_factory=list)
+    ledger: list[Row] = field(default_factory=list)
 
 
 def rows_for(batch: list[Applied]) -> Rows:
@@ -59,6 +68,7 @@ def rows_for(batch: list[Applied]) -> Rows:
         rows.journal.append({"seq": applied.seq, "ts": applied.ts, "envelope": applied.envelope})
         for event in applied.events:
             _add_event(rows, applied, event)
+        rows.ledger += _statement(applied)
         _add_registry(rows, applied.registry)
         if applied.login is not None:
             rows.logins.append(_login_row(applied))
@@ -67,6 +77,30 @@ def rows_for(batch: list[Applied]) -> Rows:
             for i, leaf in enumerate(applied.leaves)
         ]
     return rows
+
+
+#: Statement lines one command may make: ``entry`` is ``seq << LINE_BITS | line``.
+LINE_BITS = 20
+
+
+def _statement(applied: Applied) -> list[Row]:
+    """The statement lines of one command's events, numbered within it."""
+    lines = [line for event in applied.events for line in statement_lines(event)]
+    assert len(lines) < 1 << LINE_BITS
+    return [
+        {
+            "account": line.user,
+            "entry": applied.seq << LINE_BITS | number,
+            "seq": applied.seq,
+            "ts": applied.ts,
+            "asset": line.asset,
+            "amount": line.amount,
+            "fee": line.fee,
+            "kind": line.kind,
+            "ref": line.ref,
+        }
+        for number, line in enumerate(lines)
+    ]
 
 
 def _login_row(applied: Applied) -> Row:

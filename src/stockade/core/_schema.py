@@ -7,6 +7,8 @@ commands, written in the same transaction as their journal rows, and exist for q
 never read to rebuild state. ``log_entries`` is the transparency log, written with the journal
 rows that produced it; ``checkpoints`` are the log's signed statements, each saved before it is
 served. ``logins`` is each account's log-in history: sessions opened and attempts refused.
+``ledger`` is each account's statement: every change to its total of an asset (trades with
+their fees, deposits, withdrawals), derived from the events like ``trades``.
 Alembic migrations in ``migrations/`` create exactly this schema.
 """
 
@@ -134,5 +136,20 @@ logins = Table(
     Index("logins_by_account", "account", "seq"),
 )
 
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("account", BigInteger, primary_key=True, autoincrement=False),
+    # seq << 20 | the line's number within its command: the statement's order and paging key
+    Column("entry", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("asset", String(10), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # signed, fee included
+    Column("fee", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("ref", String(100), nullable=False),
+)
+
 #: Bumped by each migration; checked at start so a core never runs on a schema it does not know.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"

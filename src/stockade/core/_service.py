@@ -82,6 +82,8 @@ from stockade.wire import (
     Envelope,
     ErrorInfo,
     GrantedRead,
+    Ledger,
+    LedgerRequest,
     ListAssetRequest,
     ListMarketRequest,
     LogRef,
@@ -657,6 +659,12 @@ class Core:
                         s, account, req.market, req.after_trade_id, req.limit, req.latest
                     ),
                 )
+            case LedgerRequest(asset=asset, after=after, limit=limit):
+
+                def lines(storage: Storage) -> Ledger:
+                    return Ledger(storage.ledger_of(account, asset, after, limit))
+
+                return Outcome(env.sender, env.nonce, wait=True, query=lines)
             case (
                 BookRequest()
                 | MarketsRequest()

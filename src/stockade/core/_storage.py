@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from stockade.core import _schema as t
 from stockade.core._rows import Applied, Row, rows_for
 from stockade.exchange import AccountId, CloseReason, OrderId, Side, TimeInForce
-from stockade.wire import LogInRow
+from stockade.wire import LedgerRow, LogInRow
 
 MIGRATIONS = Path(__file__).parent.joinpath("migrations")
 #: Journal rows fetched per round trip when replaying: large enough to amortize the query,
@@ -128,6 +128,13 @@ class Storage(Protocol):
         """An account's latest ``limit`` log-ins and refused attempts, newest first."""
         ...
 
+    def ledger_of(
+        self, account: AccountId, asset: str | None, after: int, limit: int
+    ) -> list[LedgerRow]:
+        """An account's statement lines (of ``asset``, or all) after entry ``after``, oldest
+        first, the first ``limit`` of them."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -184,6 +191,7 @@ class _Statements:
         self.orders = self._insert("orders", [c.name for c in t.orders.columns], mark)
         self.trades = self._insert("trades", [c.name for c in t.trades.columns], mark)
         self.logins = self._insert("logins", [c.name for c in t.logins.columns], mark)
+        self.ledger = self._insert("ledger", [c.name for c in t.ledger.columns], mark)
         self.amend = self._update(["price", "qty", "remaining", "updated_seq"], mark)
         self.close = self._update(["remaining", "open", "close_reason", "updated_seq"], mark)
 
@@ -205,7 +213,7 @@ def _execute_many(conn: Connection, statement: tuple[str, list[str]], rows: list
         conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
 
 
-_S = TypeVar("_S", StoredOrder, StoredTrade, LogInRow)
+_S = TypeVar("_S", StoredOrder, StoredTrade, LogInRow, LedgerRow)
 
 
 def _record(row: sa.Row[tuple[object, ...]], kind: type[_S]) -> _S:
@@ -232,6 +240,7 @@ class SqlStorage:
             _execute_many(conn, sql.orders, list(rows.order_inserts.values()))
             _execute_many(conn, sql.trades, rows.trades)
             _execute_many(conn, sql.logins, rows.logins)
+            _execute_many(conn, sql.ledger, rows.ledger)
             if rows.accounts:
                 conn.execute(t.accounts.insert(), rows.accounts)
             for key in rows.keys:
@@ -365,6 +374,22 @@ class SqlStorage:
         with self._conn.begin():
             rows: list[sa.Row[tuple[object, ...]]] = list(self._conn.execute(query).all())
         return [_record(r, LogInRow) for r in rows]
+
+    def ledger_of(
+        self, account: AccountId, asset: str | None, after: int, limit: int
+    ) -> list[LedgerRow]:
+        c = t.ledger.c
+        query = (
+            sa.select(*(c[name] for name in LedgerRow.__struct_fields__))
+            .where(c.account == account, c.entry > after)
+            .order_by(c.entry)
+            .limit(limit)
+        )
+        if asset is not None:
+            query = query.where(c.asset == asset)
+        with self._conn.begin():
+            rows: list[sa.Row[tuple[object, ...]]] = list(self._conn.execute(query).all())
+        return [_record(r, LedgerRow) for r in rows]
 
     def close(self) -> None:
         self._conn.close()

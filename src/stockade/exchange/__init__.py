@@ -53,7 +53,15 @@ from stockade.exchange._model import (
 )
 from stockade.exchange._naive import NaiveBook
 from stockade.exchange._order import Order
-from stockade.exchange._postings import SYSTEM, Bucket, Posting, assets_of, postings_of
+from stockade.exchange._postings import (
+    SYSTEM,
+    Bucket,
+    Posting,
+    StatementLine,
+    assets_of,
+    postings_of,
+    statement_lines,
+)
 from stockade.exchange._protocol import Book
 from stockade.exchange._results import DESCRIPTIONS, ResultCode
 from stockade.exchange._rules import fee, protection_price
@@ -105,6 +113,7 @@ __all__ = [
     "SetMarketStatus",
     "Side",
     "SnapshotError",
+    "StatementLine",
     "TimeInForce",
     "Trade",
     "TradeId",
@@ -119,4 +128,5 @@ __all__ = [
     "restore",
     "snapshot",
     "state_hash",
+    "statement_lines",
 ]

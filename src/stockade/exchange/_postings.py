@@ -54,12 +54,16 @@ def _move(user: AccountId, asset: str, amount: int, frm: Bucket, to: Bucket) -> 
     return [Posting(user, frm, asset, -amount), Posting(user, to, asset, amount)]
 
 
+def _parties(t: Trade) -> tuple[AccountId, AccountId, int, int]:
+    """The buyer, the seller, and their fees (the buyer's in base, the seller's in quote)."""
+    if t.taker_side is Side.BUY:
+        return t.taker_user, t.maker_user, t.taker_fee, t.maker_fee
+    return t.maker_user, t.taker_user, t.maker_fee, t.taker_fee
+
+
 def _trade(t: Trade) -> list[Posting]:
     base, quote = assets_of(t.market)
-    if t.taker_side is Side.BUY:
-        buyer, seller, buyer_fee, seller_fee = t.taker_user, t.maker_user, t.taker_fee, t.maker_fee
-    else:
-        buyer, seller, buyer_fee, seller_fee = t.maker_user, t.taker_user, t.maker_fee, t.taker_fee
+    buyer, seller, buyer_fee, seller_fee = _parties(t)
     return [
         Posting(buyer, Bucket.HELD, quote, -(t.quote_amount + t.buyer_released)),
         Posting(buyer, Bucket.AVAILABLE, quote, t.buyer_released),
@@ -108,3 +112,43 @@ def _postings(event: Event) -> list[Posting]:
         case WithdrawalCancelled():
             return _move(event.user, event.asset, event.amount, h, a)
     return []
+
+
+class StatementLine(msgspec.Struct, frozen=True):
+    """One line of a user's account statement: what an event changed in the user's total
+    (available plus held) of one asset, fee included, and the fee it paid in that asset."""
+
+    user: AccountId
+    asset: str
+    amount: int  # signed
+    fee: int
+    kind: str  # trade, deposit, withdrawal
+    ref: str  # the trade id, or the deposit's or withdrawal's reference
+
+
+_KINDS = {Trade: "trade", Deposited: "deposit", WithdrawalCompleted: "withdrawal"}
+
+
+def statement_lines(event: Event) -> list[StatementLine]:
+    """The statement lines of one event, read off its postings: holds and releases move money
+    within a user's total and make none."""
+    kind = _KINDS.get(type(event))
+    if kind is None:
+        return []
+    totals: dict[tuple[AccountId, str], int] = {}
+    for p in postings_of(event):
+        if p.owner != SYSTEM and p.bucket in (Bucket.AVAILABLE, Bucket.HELD):
+            totals[p.owner, p.asset] = totals.get((p.owner, p.asset), 0) + p.amount
+    fees = _fees(event) if isinstance(event, Trade) else {}
+    ref = str(event.trade_id) if isinstance(event, Trade) else getattr(event, "ref", "")
+    return [
+        StatementLine(user, asset, amount, fees.get((user, asset), 0), kind, ref)
+        for (user, asset), amount in sorted(totals.items())
+        if amount
+    ]
+
+
+def _fees(t: Trade) -> dict[tuple[AccountId, str], int]:
+    base, quote = assets_of(t.market)
+    buyer, seller, buyer_fee, seller_fee = _parties(t)
+    return {(buyer, base): buyer_fee, (seller, quote): seller_fee}

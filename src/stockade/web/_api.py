@@ -296,6 +296,7 @@ class Api:
             Route("/api/v1/open-orders", self.signed, methods=["GET"]),
             Route("/api/v1/my-trades", self.signed, methods=["GET"]),
             Route("/api/v1/balances", self.signed, methods=["GET"]),
+            Route("/api/v1/ledger", self.signed, methods=["GET"]),
             Route("/api/v1/auth/signup", self.sign_up, methods=["POST"]),
             Route("/api/v1/auth/login", self.log_in, methods=["POST"]),
             Route("/api/v1/auth/passkey/challenge", self.passkey_challenge, methods=["POST"]),

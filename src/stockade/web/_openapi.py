@@ -39,6 +39,7 @@ from stockade.wire import (
     ErrorInfo,
     KeyBody,
     Keys,
+    Ledger,
     LogIns,
     Markets,
     OrderBody,
@@ -91,6 +92,7 @@ _BODIES: Final = (
     LogInBody,
     KeyBody,
     Keys,
+    Ledger,
     LogIns,
     AccountCreated,
     SessionOpened,
@@ -197,6 +199,7 @@ def _json(kind: type, description: str) -> Json:
     return {"description": description, "content": {"application/json": {"schema": _ref(kind)}}}
 
 
+_CODE: Final = "^[A-Z][A-Z0-9]{1,9}$"
 _ERRORS: Final[Json] = {
     "400": _json(_Error, "Malformed: the request is not valid (``field`` names what)"),
     "401": _json(_Error, "Not authenticated: bad, expired or replayed signature, unknown key"),
@@ -363,6 +366,17 @@ def _paths() -> Json:
             )
         },
         "/api/v1/balances": {"get": _signed("Balances", Balances)},
+        "/api/v1/ledger": {
+            "get": _signed(
+                "My statement, oldest first: each change to my total of an asset, fee included",
+                Ledger,
+                (
+                    _param("asset", "query", {"type": "string", "pattern": _CODE}, False),
+                    _param("after", "query", _int(0), False),
+                    _param("limit", "query", _int(1, 1000), False),
+                ),
+            )
+        },
         "/api/v1/auth/signup": {
             "post": _public("Open an account with a username and password", AccountCreated)
             | {"requestBody": _body(SignUpBody)}

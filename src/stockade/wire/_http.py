@@ -58,6 +58,7 @@ from stockade.wire._messages import (
     BalancesRequest,
     CancelAllRequest,
     CancelOrderRequest,
+    LedgerRequest,
     Message,
     MyTradesRequest,
     OpenOrdersRequest,
@@ -279,6 +280,7 @@ _PARAMS: Final[dict[tuple[str, tuple[str, ...]], frozenset[str]]] = {
     ("GET", ("open-orders",)): _MARKET,
     ("GET", ("my-trades",)): _TRADES,
     ("GET", ("account", "logins")): frozenset({"limit"}),
+    ("GET", ("ledger",)): frozenset({"asset", "after", "limit"}),
 }
 
 
@@ -320,6 +322,9 @@ def _account(
             return MyTradesRequest(params.get("market"), after, limit, latest == "true")
         case "GET", ("balances",):
             return BalancesRequest()
+        case "GET", ("ledger",):
+            after, limit = _integer(params, "after", 0), _integer(params, "limit", 100)
+            return LedgerRequest(params.get("asset"), after, limit)
         case "POST", ("auth", "logout"):
             return LogOutRequest()
         case "POST", ("keys",):

@@ -54,6 +54,7 @@ from stockade.wire._accounts import (
     TotpSecretRequest,
 )
 from stockade.wire._base import (
+    MAX_LIST,
     MAX_TILE_BYTES,
     Amount,
     ClientOrderId,
@@ -142,6 +143,15 @@ class MyTradesRequest(_Msg, frozen=True, tag=8):
     after_trade_id: Seq = 0
     limit: Limit = 100
     latest: bool = False
+
+
+class LedgerRequest(_Msg, frozen=True, tag=47):
+    """The account's statement, oldest first: each change to its total of an asset (trades
+    with their fees, deposits, withdrawals) after entry ``after`` (0: from the start)."""
+
+    asset: Code | None = None
+    after: Seq = 0
+    limit: Limit = 100
 
 
 # ---------------------------------------------------------------- streams (people: ``_accounts``)
@@ -364,6 +374,25 @@ class Trades(_Msg, frozen=True, tag=106):
     trades: list[TradeRow]
 
 
+class LedgerRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One statement line: ``amount`` (signed, the fee included) changed the account's total of
+    ``asset`` at ``seq``; ``kind`` is trade, deposit or withdrawal, ``ref`` the trade id or the
+    transfer's reference. ``entry`` orders the lines and pages them (``after``)."""
+
+    entry: Seq
+    seq: Seq
+    ts: int
+    asset: Code
+    amount: int
+    fee: Amount
+    kind: Annotated[str, msgspec.Meta(max_length=16)]
+    ref: Reference
+
+
+class Ledger(_Msg, frozen=True, tag=122):
+    entries: Annotated[list[LedgerRow], msgspec.Meta(max_length=MAX_LIST)]
+
+
 class PublicTradeRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     trade_id: Id
     seq: Seq  # the sequence number of the order that took
@@ -450,6 +479,7 @@ ReplyBody = (
     | LogIns
     | PasskeyChallenge
     | Passkeys
+    | Ledger
 )
 
 
@@ -489,6 +519,7 @@ UserRequest = (
     | OrderRequest
     | OpenOrdersRequest
     | MyTradesRequest
+    | LedgerRequest
     | LogOutRequest
     | AddKeyRequest
     | KeysRequest
