@@ -181,6 +181,7 @@ def test_each_statement_adds_up_to_the_balances_and_pages(storage: Storage) -> N
         )
         page = storage.ledger_of(account, "BTC", lines[0].entry, 2)
         assert page == [line for line in lines[1:] if line.asset == "BTC"][:2]
+        assert storage.ledger_of(account, None, 0, 3, latest=True) == lines[-3:]
 
 
 def test_migrations_upgrade_downgrade_and_match_the_models(db_url: str) -> None:

@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pyotp
@@ -106,6 +107,16 @@ def test_two_people_trade_in_their_browsers(live: LiveSite, browser: Browser) ->
     refused = place(ann, "buy", "10", "50000")  # $500,000 of BTC: more than ann has
     assert refused.startswith("INSUFFICIENT_FUNDS"), refused
     expect(ann.locator("#open-orders tr")).to_have_count(0)
+
+    ann.goto(live.web + "/account")  # her statement: the two credits' deposit, and the trade
+    lines = ann.locator("#statement tr")
+    expect(lines).to_have_count(3)
+    expect(lines.nth(0)).to_have_attribute("data-kind", "trade")
+    expect(lines.nth(2)).to_have_attribute("data-kind", "deposit")
+    bought = ann.locator("#statement tr[data-kind=trade]", has_text="BTC").locator("td.num")
+    amount, fee = (Decimal(bought.nth(i).inner_text() or "0") for i in (0, 1))
+    assert amount + fee == Decimal("0.001")  # what she bought, the fee paid in it shown apart
+    ann.screenshot(path=str(ARTIFACTS / "account.png"), full_page=True)
 
     with live.api("alice") as alice:  # what the browsers did is in the books core keeps
         assert alice.public("/api/v1/markets") is not None

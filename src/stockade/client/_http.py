@@ -270,10 +270,14 @@ class HttpApi:
         rows = self.call("GET", "/api/v1/balances", Balances).balances
         return {row.asset: (row.available, row.held) for row in rows}
 
-    def ledger(self, asset: str | None = None, after: int = 0, limit: int = 100) -> Ledger:
-        """The account's statement, oldest first, after entry ``after``: each change to its
-        total of an asset (trades with their fees, deposits, withdrawals)."""
+    def ledger(
+        self, asset: str | None = None, after: int = 0, limit: int = 100, latest: bool = False
+    ) -> Ledger:
+        """The account's statement, oldest first, after entry ``after`` (with ``latest``, its
+        last ``limit`` lines): each change to its total of an asset (trades with their fees,
+        deposits, withdrawals)."""
         query = f"after={after}&limit={limit}" + (f"&asset={asset}" if asset else "")
+        query += "&latest=true" if latest else ""
         return self.call("GET", "/api/v1/ledger", Ledger, query)
 
     def stream_grant(self) -> StreamGrant:

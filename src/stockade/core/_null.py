@@ -119,18 +119,19 @@ class MemoryStorage:
         ]
 
     def ledger_of(
-        self, account: AccountId, asset: str | None, after: int, limit: int
+        self, account: AccountId, asset: str | None, after: int, limit: int, latest: bool = False
     ) -> list[LedgerRow]:
         mine = sorted(
             (r for r in self.ledger if r["account"] == account and asset in (None, r["asset"])),
             key=lambda r: int(r["entry"] or 0),
         )
         fields = LedgerRow.__struct_fields__
-        return [
+        found = [
             msgspec.convert({k: r[k] for k in fields}, LedgerRow)
             for r in mine
             if int(r["entry"] or 0) > after
-        ][:limit]
+        ]
+        return found[-limit:] if latest else found[:limit]
 
     def close(self) -> None:
         pass

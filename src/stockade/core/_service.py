@@ -659,10 +659,10 @@ class Core:
                         s, account, req.market, req.after_trade_id, req.limit, req.latest
                     ),
                 )
-            case LedgerRequest(asset=asset, after=after, limit=limit):
+            case LedgerRequest(asset=asset, after=after, limit=limit, latest=latest):
 
                 def lines(storage: Storage) -> Ledger:
-                    return Ledger(storage.ledger_of(account, asset, after, limit))
+                    return Ledger(storage.ledger_of(account, asset, after, limit, latest))
 
                 return Outcome(env.sender, env.nonce, wait=True, query=lines)
             case (

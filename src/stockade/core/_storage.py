@@ -129,10 +129,10 @@ class Storage(Protocol):
         ...
 
     def ledger_of(
-        self, account: AccountId, asset: str | None, after: int, limit: int
+        self, account: AccountId, asset: str | None, after: int, limit: int, latest: bool = False
     ) -> list[LedgerRow]:
         """An account's statement lines (of ``asset``, or all) after entry ``after``, oldest
-        first, the first ``limit`` of them."""
+        first: the first ``limit`` of them, or with ``latest`` the last ``limit``."""
         ...
 
     def close(self) -> None: ...
@@ -376,20 +376,21 @@ class SqlStorage:
         return [_record(r, LogInRow) for r in rows]
 
     def ledger_of(
-        self, account: AccountId, asset: str | None, after: int, limit: int
+        self, account: AccountId, asset: str | None, after: int, limit: int, latest: bool = False
     ) -> list[LedgerRow]:
         c = t.ledger.c
         query = (
             sa.select(*(c[name] for name in LedgerRow.__struct_fields__))
             .where(c.account == account, c.entry > after)
-            .order_by(c.entry)
+            .order_by(c.entry.desc() if latest else c.entry)
             .limit(limit)
         )
         if asset is not None:
             query = query.where(c.asset == asset)
         with self._conn.begin():
             rows: list[sa.Row[tuple[object, ...]]] = list(self._conn.execute(query).all())
-        return [_record(r, LedgerRow) for r in rows]
+        found = [_record(r, LedgerRow) for r in rows]
+        return found[::-1] if latest else found
 
     def close(self) -> None:
         self._conn.close()

@@ -276,6 +276,7 @@ _ORDER_ID: Final = _param("order_id", "path", _int(1), True)
 _CLIENT_ID: Final = _param("client_order_id", "path", _CLIENT_ORDER_ID, True)
 _MARKET: Final = _param("market", "query", _MARKET_NAME, False)
 _MARKET_REQUIRED: Final = _param("market", "query", _MARKET_NAME, True)
+_LATEST: Final = _param("latest", "query", {"enum": ["true", "false"]}, False)
 
 
 def _paths() -> Json:
@@ -361,7 +362,7 @@ def _paths() -> Json:
                     _MARKET,
                     _param("after", "query", _int(0), False),
                     _param("limit", "query", _int(1, 1000), False),
-                    _param("latest", "query", {"enum": ["true", "false"]}, False),
+                    _LATEST,
                 ),
             )
         },
@@ -374,6 +375,7 @@ def _paths() -> Json:
                     _param("asset", "query", {"type": "string", "pattern": _CODE}, False),
                     _param("after", "query", _int(0), False),
                     _param("limit", "query", _int(1, 1000), False),
+                    _LATEST,
                 ),
             )
         },

@@ -246,6 +246,13 @@ def _integer(params: dict[str, str], key: str, default: int) -> int:
     return int(value)
 
 
+def _latest(params: dict[str, str]) -> bool:
+    latest = params.get("latest", "false")
+    if latest not in ("true", "false"):
+        raise Malformed("latest is true or false", field="latest")
+    return latest == "true"
+
+
 def _order_id(segment: str) -> int:
     if (
         not (segment.isascii() and segment.isdigit())
@@ -280,7 +287,7 @@ _PARAMS: Final[dict[tuple[str, tuple[str, ...]], frozenset[str]]] = {
     ("GET", ("open-orders",)): _MARKET,
     ("GET", ("my-trades",)): _TRADES,
     ("GET", ("account", "logins")): frozenset({"limit"}),
-    ("GET", ("ledger",)): frozenset({"asset", "after", "limit"}),
+    ("GET", ("ledger",)): frozenset({"asset", "after", "limit", "latest"}),
 }
 
 
@@ -316,15 +323,12 @@ def _account(
             return OpenOrdersRequest(params.get("market"))
         case "GET", ("my-trades",):
             after, limit = _integer(params, "after", 0), _integer(params, "limit", 100)
-            latest = params.get("latest", "false")
-            if latest not in ("true", "false"):
-                raise Malformed("latest is true or false", field="latest")
-            return MyTradesRequest(params.get("market"), after, limit, latest == "true")
+            return MyTradesRequest(params.get("market"), after, limit, _latest(params))
         case "GET", ("balances",):
             return BalancesRequest()
         case "GET", ("ledger",):
             after, limit = _integer(params, "after", 0), _integer(params, "limit", 100)
-            return LedgerRequest(params.get("asset"), after, limit)
+            return LedgerRequest(params.get("asset"), after, limit, _latest(params))
         case "POST", ("auth", "logout"):
             return LogOutRequest()
         case "POST", ("keys",):

@@ -147,11 +147,13 @@ class MyTradesRequest(_Msg, frozen=True, tag=8):
 
 class LedgerRequest(_Msg, frozen=True, tag=47):
     """The account's statement, oldest first: each change to its total of an asset (trades
-    with their fees, deposits, withdrawals) after entry ``after`` (0: from the start)."""
+    with their fees, deposits, withdrawals) after entry ``after`` (0: from the start); with
+    ``latest``, the latest ``limit`` of those instead of the first."""
 
     asset: Code | None = None
     after: Seq = 0
     limit: Limit = 100
+    latest: bool = False
 
 
 # ---------------------------------------------------------------- streams (people: ``_accounts``)

@@ -575,6 +575,20 @@ async function initAccount(session) {
   document.getElementById("private").hidden = false;
   const balances = await signedFetch("GET", "/api/v1/balances");
   if (balances.ok) await renderBalances(balances.value);
+  const statement = await signedFetch("GET", "/api/v1/ledger", "limit=50&latest=true");
+  if (!statement.ok) return;
+  const decimals = await assetDecimals();
+  const body = document.getElementById("statement");
+  body.replaceChildren();
+  for (const line of statement.value.entries.reverse()) {
+    const row = body.insertRow();
+    row.dataset.kind = line.kind;
+    cell(row, new Date(line.ts).toLocaleString());
+    cell(row, `${line.kind} ${line.ref}`);
+    cell(row, line.asset);
+    cell(row, units(line.amount, decimals[line.asset]), "num");
+    cell(row, line.fee ? units(line.fee, decimals[line.asset]) : "", "num");
+  }
 }
 
 // ---------------------------------------------------------------- API keys
