@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stockade.core import JournalRecord
+from stockade.core import JournalRecord, MemoryStorage
 from stockade.core._passkeys import CHALLENGE_MS, RelyingParty
 from stockade.keys import Identity
 from stockade.wire import (
@@ -19,6 +19,7 @@ from stockade.wire import (
     BalancesRequest,
     EnableTotpRequest,
     ErrorInfo,
+    LogOutRequest,
     PasskeyChallenge,
     PasskeyChallengeRequest,
     PasskeyLogInRequest,
@@ -97,6 +98,10 @@ def test_a_passkey_added_by_a_session_then_logs_in_alone(h: CoreHarness) -> None
     opened = passkey_log_in(h, device, key)
     assert isinstance(opened, SessionOpened)
     assert isinstance(h.ok(key, BalancesRequest()), Balances)
+    storage = MemoryStorage()
+    storage.write_batch(h.journal)
+    account = h.core.registry.credentials["pat"].account
+    assert [row.method for row in storage.logins_of(account, 2)] == ["passkey", "password"]
     replayed = h.fresh()
     for applied in h.journal:
         replayed.replay(JournalRecord(applied.seq, applied.ts, applied.envelope))
@@ -167,6 +172,21 @@ def test_adding_one_takes_a_session_and_a_code_once_two_factor_is_on(h: CoreHarn
     )
     # a passkey logs in although two-factor log-in is on: it verified its owner itself
     assert isinstance(passkey_log_in(h, device, fixed_identity("sam-key")), SessionOpened)
+
+
+def test_a_passkey_asked_for_by_a_session_that_ended_meanwhile_is_not_added(
+    h: CoreHarness,
+) -> None:
+    sign_up(h, "yara")
+    first = session(h, "yara")
+    device = PasskeyDevice("localhost", ORIGIN)
+    options = h.ok(first, PasskeyOptionsRequest())
+    assert isinstance(options, PasskeyChallenge)
+    key_id, client_data, attestation = device.create(options.challenge)
+    asked = h.send(first, AddPasskeyRequest(key_id, client_data, attestation, "phone"))
+    assert isinstance(h.ok(first, LogOutRequest()), Receipt)  # while the check runs off the loop
+    assert refused(finish_work(h, asked)) == "NOT_A_SESSION"
+    assert h.core.registry.passkeys == {}
 
 
 def test_a_removed_passkey_logs_in_no_more(h: CoreHarness) -> None:

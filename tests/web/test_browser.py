@@ -313,6 +313,8 @@ def test_a_passkey_made_in_the_browser_logs_in_alone(live: LiveSite, browser: Br
     page.goto(site + "/security")
     rows = page.locator("#logins tr")
     expect(rows.nth(0)).to_contain_text("(this browser)")
+    expect(rows.nth(0)).to_contain_text("logged in with a passkey")
+    expect(rows.nth(1)).not_to_contain_text("passkey")  # the sign-up's log-in, by password
     page.screenshot(path=str(ARTIFACTS / "passkeys.png"), full_page=True)
 
     stranger = browser.new_context().new_page()  # a device that holds no passkey of this site

@@ -172,7 +172,7 @@ EXAMPLES: list[Message] = [
     RemovePasskeyRequest(b"c" * 16),
     PasskeyChallengeRequest(bytes(32)),
     PasskeyLogInRequest(bytes(32), b"c" * 16, b"{" * 40, b"d" * 37, b"s" * 70, "127.0.0.1"),
-    AddPasskey("alice.b", b"c" * 16, b"k" * 77, 0, "laptop", 5, 1),
+    AddPasskey("alice.b", b"c" * 16, b"k" * 77, 0, "laptop", bytes(32), 5, 1),
     LogInRefused("alice.b", "passkey"),
     Reply(NONCE, body=PasskeyChallenge(bytes(32), "localhost", 60_000, b"\0" * 8, "alice.b", [])),
     Reply(NONCE, body=Passkeys([PasskeyRow(b"c" * 16, "laptop", 3, 9)])),

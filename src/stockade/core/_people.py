@@ -233,7 +233,7 @@ class People:
                 text = "the new passkey's answer does not check out"
                 return core_error(CoreCode.BAD_PASSKEY, text, "attestation")
             cose, count = made.public_key, made.sign_count
-            return AddPasskey(username, key_id, cose, count, name, step, generation)
+            return AddPasskey(username, key_id, cose, count, name, sender, step, generation)
 
         return Work(username, check)
 
@@ -329,7 +329,7 @@ class People:
                 if credential is None:  # only core sends these, after checking: never expected
                     return core_error(CoreCode.BAD_CREDENTIALS, "no such user", "username")
                 if isinstance(message, SetPassword | AddPasskey):
-                    return self._after_work(credential, message, seq)
+                    return self._after_work(credential, message, seq, ts)
                 return self._logged_in(credential, message, seq)
         if registry.keys[sender].expires_ms is None:
             return core_error(CoreCode.NOT_A_SESSION, "sign this in a browser session", "key")
@@ -369,16 +369,21 @@ class People:
         if passkey is not None:
             self.registry.used_passkey(passkey, message.sign_count)
         self.registry.register(credential.account, key, "session", seq, message.expires_ms)
-        login = LogInRecord(credential.account, None, message.client, key)
+        method = "password" if passkey is None else "passkey"
+        login = LogInRecord(credential.account, None, message.client, key, method)
         return Changed(self.registry.keys[key], key, login=login)
 
     def _after_work(
-        self, credential: Credential, message: SetPassword | AddPasskey, seq: int
+        self, credential: Credential, message: SetPassword | AddPasskey, seq: int, ts: int
     ) -> Changed | ErrorInfo:
-        """A new password, or a new passkey, once its code (if it took one) still counts."""
+        """A new password, or a new passkey, once its code (if it took one) still counts and
+        (for a passkey) the session that asked is still live."""
         refused = _spent_code(credential, message.totp_step, message.totp_generation)
         if isinstance(message, AddPasskey):
             refused = refused or self._passkey_problem(credential.username, message.credential_id)
+            asked = self.registry.keys.get(message.session_key)
+            if refused is None and (asked is None or not asked.live(ts)):
+                refused = core_error(CoreCode.NOT_A_SESSION, "the session that asked has ended")
         if refused is not None:
             return refused
         self._spend(credential, message.totp_step)

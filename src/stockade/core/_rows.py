@@ -33,6 +33,7 @@ class LogInRecord(msgspec.Struct, frozen=True):
     refused: str | None
     client: str
     session_key: bytes | None
+    method: str | None = None  # a session opened by "password" or "passkey"
 
 
 class Applied(msgspec.Struct, frozen=True):
@@ -113,6 +114,7 @@ def _login_row(applied: Applied) -> Row:
         "refused": login.refused,
         "client": login.client,
         "session_key": login.session_key,
+        "method": login.method,
     }
 
 

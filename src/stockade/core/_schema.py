@@ -133,6 +133,7 @@ logins = Table(
     Column("refused", String(16), nullable=True),  # None: a session opened
     Column("client", String(200), nullable=False),
     Column("session_key", LargeBinary, nullable=True),
+    Column("method", String(8), nullable=True),  # password or passkey; None before 0005
     Index("logins_by_account", "account", "seq"),
 )
 
@@ -152,4 +153,4 @@ ledger = Table(
 )
 
 #: Bumped by each migration; checked at start so a core never runs on a schema it does not know.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"

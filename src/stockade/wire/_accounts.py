@@ -160,13 +160,14 @@ class TotpSecret(_Msg, frozen=True, tag=118):
 
 class LogInRow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One log-in (``refused`` is None) or refused attempt; ``session_key`` of the session a
-    log-in opened."""
+    log-in opened, and ``method``, how it logged in (None before core recorded it)."""
 
     seq: Seq
     ts: int
     refused: RefusedBecause | None
     client: ClientNote
     session_key: Key32 | None
+    method: Literal["password", "passkey"] | None = None
 
 
 class LogIns(_Msg, frozen=True, tag=119):
@@ -245,6 +246,7 @@ class AddPasskey(_Msg, frozen=True, tag=46):
     public_key: PasskeyBytes
     sign_count: Seq
     name: Label
+    session_key: Key32  # the session that asked: it must still be live when this applies
     totp_step: Seq | None = None
     totp_generation: Seq | None = None
 

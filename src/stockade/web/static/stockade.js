@@ -797,7 +797,8 @@ function initSecurity(session) {
       const row = body.insertRow();
       row.dataset.refused = login.refused || "";
       cell(row, new Date(login.ts).toLocaleString());
-      cell(row, login.refused ? REFUSED[login.refused] : "logged in", login.refused ? "refused" : "");
+      const how = login.method === "passkey" ? "logged in with a passkey" : "logged in";
+      cell(row, login.refused ? REFUSED[login.refused] : how, login.refused ? "refused" : "");
       cell(row, login.client);
       const key = login.session_key ? hex(Uint8Array.from(atob(login.session_key), (c) => c.charCodeAt(0))) : "";
       cell(row, key ? key.slice(0, 16) + "\u2026" + (key === session.public_hex ? " (this browser)" : "") : "");
