@@ -4,7 +4,6 @@ tests use Chromium's own virtual authenticator instead)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
@@ -13,11 +12,9 @@ import cbor2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from stockade.wire import to_b64url
+
 USER_PRESENT, USER_VERIFIED, ATTESTED = 0x01, 0x04, 0x40
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 class PasskeyDevice:
@@ -29,7 +26,7 @@ class PasskeyDevice:
 
     def client_data(self, kind: str, challenge: bytes, origin: str | None = None) -> bytes:
         return json.dumps(
-            {"type": kind, "challenge": b64url(challenge), "origin": origin or self.origin}
+            {"type": kind, "challenge": to_b64url(challenge), "origin": origin or self.origin}
         ).encode()
 
     def _public_key(self) -> bytes:

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from stockade.client import HttpApi
+from stockade.wire import to_b64url
 from tests.live import LiveSite
-from tests.passkey_device import PasskeyDevice, b64url
+from tests.passkey_device import PasskeyDevice
 from tests.processes import http_request
 from tests.web.test_security import PASSWORD, refusal
 
@@ -49,10 +50,10 @@ def test_bad_passkey_input_gets_its_precise_error(live: LiveSite) -> None:
     key = "ab" * 32
     good = {
         "session_key": key,
-        "credential_id": b64url(bytes(16)),
-        "client_data": b64url(b"{" * 40),
-        "authenticator_data": b64url(bytes(37)),
-        "signature": b64url(bytes(64)),
+        "credential_id": to_b64url(bytes(16)),
+        "client_data": to_b64url(b"{" * 40),
+        "authenticator_data": to_b64url(bytes(37)),
+        "signature": to_b64url(bytes(64)),
     }
     cases: list[tuple[str, bytes, str, int, str, str | None]] = [
         (

@@ -53,6 +53,7 @@ from stockade.wire import (
     http_envelope,
     message_of,
     sign_http,
+    to_b64url,
 )
 
 _B = TypeVar("_B", bound=ReplyBody)
@@ -329,9 +330,9 @@ class HttpApi:
     ) -> Receipt:
         """Add the passkey an authenticator made in answer to ``passkey_options``."""
         body = {
-            "credential_id": b64url(credential_id),
-            "client_data": b64url(client_data),
-            "attestation": b64url(attestation),
+            "credential_id": to_b64url(credential_id),
+            "client_data": to_b64url(client_data),
+            "attestation": to_b64url(attestation),
             "name": name,
         }
         if totp is not None:
@@ -342,7 +343,7 @@ class HttpApi:
         return self.call("GET", "/api/v1/account/passkeys", Passkeys)
 
     def remove_passkey(self, credential_id: bytes) -> Receipt:
-        body = {"credential_id": b64url(credential_id)}
+        body = {"credential_id": to_b64url(credential_id)}
         return self.call("POST", "/api/v1/account/passkeys/remove", Receipt, body=body)
 
     def log_in_with_passkey(self, answer: PasskeyAnswer) -> int:
@@ -361,10 +362,10 @@ class HttpApi:
         credential_id, client_data, data, signature = answer(base64.b64decode(value["challenge"]))
         body = {
             "session_key": key,
-            "credential_id": b64url(credential_id),
-            "client_data": b64url(client_data),
-            "authenticator_data": b64url(data),
-            "signature": b64url(signature),
+            "credential_id": to_b64url(credential_id),
+            "client_data": to_b64url(client_data),
+            "authenticator_data": to_b64url(data),
+            "signature": to_b64url(signature),
         }
         return self._account_of("/api/v1/auth/passkey", body)
 
@@ -372,10 +373,6 @@ class HttpApi:
 #: What a WebAuthn authenticator's ``get`` gives for a challenge: the credential id,
 #: clientDataJSON, authenticator data and signature.
 PasskeyAnswer = Callable[[bytes], tuple[bytes, bytes, bytes, bytes]]
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def _order_path(order_id: int | None, client_order_id: str | None) -> str:

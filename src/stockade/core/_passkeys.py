@@ -27,6 +27,8 @@ from webauthn.helpers.structs import (
     RegistrationCredential,
 )
 
+from stockade.wire import to_b64url
+
 #: What core derives the challenges' MAC key from its identity under.
 MAC_LABEL = b"stockade/passkey/v1"
 #: How long a challenge may be answered.
@@ -99,7 +101,7 @@ class Ceremonies:
         if challenge is None or self.party is None:
             return None
         response = AuthenticatorAttestationResponse(client_data, attestation)
-        credential = RegistrationCredential(_b64url(credential_id), credential_id, response)
+        credential = RegistrationCredential(to_b64url(credential_id), credential_id, response)
         try:
             done = verify_registration_response(
                 credential=credential,
@@ -130,7 +132,7 @@ class Ceremonies:
             return None
         key_id = passkey.credential_id
         response = AuthenticatorAssertionResponse(client_data, authenticator_data, signature)
-        credential = AuthenticationCredential(_b64url(key_id), key_id, response)
+        credential = AuthenticationCredential(to_b64url(key_id), key_id, response)
         try:
             done = verify_authentication_response(
                 credential=credential,
@@ -144,7 +146,3 @@ class Ceremonies:
         except Exception:  # as above: never let hostile bytes stop core
             return None
         return done.new_sign_count
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -109,6 +109,7 @@ from stockade.wire._http import (
     canonical_request,
     from_b64url,
     message_of,
+    to_b64url,
 )
 from stockade.wire._messages import (
     GRANT_DOMAIN,
@@ -343,4 +344,5 @@ __all__ = [
     "parse_address",
     "seal",
     "sign_http",
+    "to_b64url",
 ]

@@ -159,6 +159,11 @@ class PasswordBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 B64Url = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,2800}\Z")]
 
 
+def to_b64url(raw: bytes) -> str:
+    """``raw`` as unpadded base64url, as WebAuthn's JSON carries bytes."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def from_b64url(text: str) -> bytes | None:
     """The bytes of unpadded base64url ``text``; None if it is not that."""
     if len(text) % 4 == 1 or not text.isascii() or text.strip(_B64URL_ALPHABET):
