@@ -328,6 +328,7 @@ def test_a_passkey_made_in_the_browser_logs_in_alone(live: LiveSite, browser: Br
     expect(page.locator("#passkey-news")).to_have_text("The passkey is removed.")
     expect(page.locator("#passkeys tr")).to_have_count(0)
     page.click("#logout")
+    page.wait_for_url(site + "/")  # the log-out navigates by itself: let it land first
     page.goto(site + "/login")
     page.click("#passkey-login")  # the device still offers it; core no longer takes it
     expect(page.locator("#auth-error")).to_contain_text("BAD_PASSKEY")
