@@ -9,10 +9,10 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "stockade"
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 COMPARTMENTS = {"core", "web", "edge", "vault", "backup", "watch", "relay", "witness"}
-SHARED = {"wire", "keys", "exchange", "tlog", "audit", "bitcoin", "client", "httpkit"}
+SHARED = {"wire", "keys", "exchange", "tlog", "audit", "bitcoin", "client", "httpkit", "rates"}
 #: Compartments on the public side: they never touch a database (ARCHITECTURE.md, Layout).
 DATABASE_FREE = {"web", "edge", "relay"}
-PURE = {"exchange", "tlog"}
+PURE = {"exchange", "tlog", "rates"}
 MONEY = {"exchange", "core", "vault"}
 
 

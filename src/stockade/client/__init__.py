@@ -19,7 +19,14 @@ from stockade.client._market import (
     MarketDataMismatch,
     MarketWatcher,
 )
-from stockade.client._mirror import LogMirror, MarketView, MirrorRefused, Served
+from stockade.client._mirror import (
+    LogMirror,
+    MarketView,
+    MirrorRefused,
+    Served,
+    newer_checkpoint,
+    pull_entries,
+)
 from stockade.client._relay import LogSource, RelayError, RelayReader
 from stockade.client._sitefile import SITE_FILE, SiteFile, SiteFileError, read_site_file
 from stockade.client._stream import Stream, StreamError
@@ -56,5 +63,7 @@ __all__ = [
     "StreamError",
     "expect",
     "log_entries",
+    "newer_checkpoint",
+    "pull_entries",
     "read_site_file",
 ]

@@ -31,9 +31,11 @@ from stockade.tlog import (
     CheckpointError,
     Note,
     NoteError,
+    SignedCheckpoint,
     TileError,
     TileId,
     Tree,
+    Verifier,
     check_tile_within,
     decode_bundle,
     open_checkpoint,
@@ -43,6 +45,40 @@ from stockade.tlog import (
 
 class MirrorRefused(Exception):
     """What the log's server sent does not check out; the relay keeps its last good state."""
+
+
+def newer_checkpoint(
+    signed: bytes, log: Verifier, current: Checkpoint | None
+) -> SignedCheckpoint | None:
+    """``signed``, opened with the log's key if it is newer than ``current``; None if it is
+    ``current``; ``MirrorRefused`` if it is not the log's, is older, or forks from it."""
+    try:
+        opened = open_checkpoint(signed, log)
+    except (CheckpointError, NoteError) as exc:
+        raise MirrorRefused(f"checkpoint refused: {exc.message}") from None
+    checkpoint = opened.checkpoint
+    if current is not None and checkpoint.size <= current.size:
+        if checkpoint.size < current.size:
+            raise MirrorRefused("the log's server went back to an older checkpoint")
+        if checkpoint.root != current.root:
+            raise MirrorRefused("the log signed two roots for one size")
+        return None
+    return opened
+
+
+def pull_entries(fetch: FetchTile, have: int, size: int) -> list[bytes]:
+    """The entries from index ``have`` up to ``size``, pulled as entry bundles (a partial
+    bundle already read is pulled again whole and its known entries skipped)."""
+    new: list[bytes] = []
+    for index in range(have // TILE_WIDTH, (size + TILE_WIDTH - 1) // TILE_WIDTH):
+        width = min(TILE_WIDTH, size - index * TILE_WIDTH)
+        try:
+            bundle = decode_bundle(fetch(TileId(ENTRIES, index, width)), width)
+        except TileError as exc:
+            raise MirrorRefused(f"entry bundle {index} refused: {exc.message}") from None
+        skip = max(0, have - index * TILE_WIDTH)
+        new.extend(bundle[skip:])
+    return new
 
 
 @dataclass(frozen=True)
@@ -103,21 +139,14 @@ class LogMirror:
         """Take a newer checkpoint from the log's server, pulling the entries it adds. Returns
         what to serve (``publish``; a relay first has witnesses cosign it), or None if the
         checkpoint is the one served; raises ``MirrorRefused`` if it does not verify."""
-        try:
-            opened = open_checkpoint(signed, self.log)
-        except (CheckpointError, NoteError) as exc:
-            raise MirrorRefused(f"checkpoint refused: {exc.message}") from None
-        checkpoint = opened.checkpoint
         served = self.served
-        if served is not None and checkpoint.size <= served.checkpoint.size:
-            if checkpoint.size < served.checkpoint.size:
-                raise MirrorRefused("the log's server went back to an older checkpoint")
-            if checkpoint.root != served.checkpoint.root:
-                raise MirrorRefused("the log signed two roots for one size")
+        opened = newer_checkpoint(signed, self.log, None if served is None else served.checkpoint)
+        if opened is None:
             return None
+        checkpoint = opened.checkpoint
         if checkpoint.size < self.tree.size:
             raise MirrorRefused("the log's server went back behind the entries pulled")
-        new = self._pull(checkpoint.size, fetch)
+        new = pull_entries(fetch, len(self.entries), checkpoint.size)
         tree = self.tree
         start = tree.size
         tree.extend(new)
@@ -161,19 +190,6 @@ class LogMirror:
         if view is None:
             return []
         return self.feed.events(market, after, max(0, min(limit, view.events - after)))
-
-    def _pull(self, size: int, fetch: FetchTile) -> list[bytes]:
-        have = len(self.entries)
-        new: list[bytes] = []
-        for index in range(have // TILE_WIDTH, (size + TILE_WIDTH - 1) // TILE_WIDTH):
-            width = min(TILE_WIDTH, size - index * TILE_WIDTH)
-            try:
-                bundle = decode_bundle(fetch(TileId(ENTRIES, index, width)), width)
-            except TileError as exc:
-                raise MirrorRefused(f"entry bundle {index} refused: {exc.message}") from None
-            skip = max(0, have - index * TILE_WIDTH)
-            new.extend(bundle[skip:])
-        return new
 
     def _truncate(self, size: int) -> None:
         """Forget leaves appended past ``size`` (entries that did not match the root)."""
