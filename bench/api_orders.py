@@ -134,6 +134,7 @@ def core_and_web(
             core_address=f"tcp://127.0.0.1:{free_port()}",
             web_address=f"tcp://127.0.0.1:{free_port()}",
             budget=UNLIMITED,
+            edge_address=None,  # web's own figures; bench/flood.py measures edge
         )
         layout = SiteLayout(root)
         if not market_data:

@@ -110,6 +110,7 @@ def setup_site(root: Path, clients: list[str], database: str | None) -> SiteLayo
         core_address=f"tcp://127.0.0.1:{free_port()}",
         database=database,
         budget=UNLIMITED,
+        edge_address=None,
     )
     return SiteLayout(root)
 

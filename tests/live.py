@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from stockade.client import Client, HttpApi, OperatorClient, SiteFile, read_site_file
 from stockade.core import Budget
-from stockade.keys import read_public
+from stockade.keys import read_public, read_secret
 from stockade.site import SiteLayout, wait_until_listening
 from stockade.site._demo import setup_listing
 from stockade.wire import HttpMethod, HttpRequest, parse_address, sign_http
@@ -42,8 +42,16 @@ class LiveSite:
         assert self.site.web is not None
         return self.site.web
 
-    def api(self, name: str) -> HttpApi:
-        return HttpApi.from_site(self.layout.root, self.layout.client_key(name), timeout=10)
+    @property
+    def edge(self) -> str:
+        assert self.site.edge is not None
+        return self.site.edge
+
+    def api(self, name: str, through_edge: bool = False) -> HttpApi:
+        """A client of web itself (the web tests), or of the edge in front of it."""
+        url = self.edge if through_edge else self.web
+        identity = read_secret(self.layout.client_key(name))
+        return HttpApi(url, identity, self.site.core_key, timeout=10, log=self.site.log_watcher())
 
     def operator(self) -> OperatorClient:
         return OperatorClient.from_site(self.layout.root, self.layout.operator_key("operator"))
@@ -60,8 +68,15 @@ class LiveSite:
 
 
 @contextlib.contextmanager
-def running_site(root: Path, budget: Budget | None = None) -> Iterator[LiveSite]:
+def running_site(
+    root: Path,
+    budget: Budget | None = None,
+    prepare: Callable[[SiteLayout], None] | None = None,
+) -> Iterator[LiveSite]:
+    """A site up (``stockade up``) with USERS funded; ``prepare`` may change its files first."""
     layout = new_site(root, clients=USERS, budget=budget)
+    if prepare is not None:
+        prepare(layout)
     with (layout.root / "up.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "stockade", "up", str(layout.root)], stdout=log, stderr=log

@@ -26,8 +26,10 @@ def new_site(
     clients: tuple[str, ...] = (),
     database: str | None = None,
     budget: Budget | None = None,
+    edge: bool = True,
 ) -> SiteLayout:
-    """A site whose core, relay, witness and web listen on free loopback ports."""
+    """A site whose core, relay, witness, web and edge (unless not ``edge``) listen on free
+    loopback ports."""
     init_site(
         root,
         clients=clients,
@@ -37,6 +39,7 @@ def new_site(
         witness_address=f"tcp://127.0.0.1:{free_port()}",
         web_address=f"tcp://127.0.0.1:{free_port()}",
         budget=budget,
+        edge_address=f"tcp://127.0.0.1:{free_port()}" if edge else None,
     )
     return SiteLayout(root)
 

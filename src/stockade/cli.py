@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from stockade import core, relay, web, witness
+from stockade import core, edge, relay, web, witness
 from stockade.client import (
     SITE_FILE,
     Client,
@@ -41,6 +41,8 @@ witness_app = typer.Typer(no_args_is_help=True, help="An independent cosigner of
 app.add_typer(witness_app, name="witness")
 relay_app = typer.Typer(no_args_is_help=True, help="A cache of the public log and market data.")
 app.add_typer(relay_app, name="relay")
+edge_app = typer.Typer(no_args_is_help=True, help="The shield in front of web.")
+app.add_typer(edge_app, name="edge")
 web_app = typer.Typer(no_args_is_help=True, help="The exchange's public face: the HTTP API.")
 app.add_typer(web_app, name="web")
 console = Console()
@@ -120,6 +122,12 @@ def witness_run(
 ) -> None:
     """Serve POST /add-checkpoint (C2SP tlog-witness) until stopped."""
     witness.main(directory / witness.CONFIG_FILE)
+
+
+@edge_app.command("run")
+def edge_run(directory: Annotated[Path, typer.Argument(help="Holds edge.toml.")]) -> None:
+    """Admit requests to web, signed ones first, until stopped."""
+    edge.main(directory / edge.CONFIG_FILE)
 
 
 @relay_app.command("run")

@@ -157,6 +157,7 @@ def test_core_survives_repeated_sigkill_under_load(
         core_address="tcp://127.0.0.1:0",
         database=database,
         budget=Budget(1_000_000, 1_000_000),  # the loaders are meant to flood core
+        edge_address=None,
     )
     layout = SiteLayout(root)
     _use_free_port_and_fast_snapshots(layout)

@@ -27,6 +27,8 @@ from stockade.keys import Identity, PublicKey, read_secret
 from stockade.wire import (
     HEADERS,
     MAX_REPLY,
+    POW_CHALLENGE_HEADER,
+    POW_HEADER,
     SIGNED_REPLY,
     Balances,
     HttpMethod,
@@ -39,6 +41,7 @@ from stockade.wire import (
     Orders,
     PasskeyChallenge,
     Passkeys,
+    PowFormatError,
     Quota,
     Receipt,
     Replies,
@@ -52,7 +55,9 @@ from stockade.wire import (
     decode_envelope,
     http_envelope,
     message_of,
+    parse_pow_challenge,
     sign_http,
+    solve_pow,
     to_b64url,
 )
 
@@ -69,6 +74,10 @@ class ApiError(RemoteProtocolError):
         super().__init__(f"{status} {name}: {message}", field)
         self.status = status
         self.name = name
+
+
+#: How many puzzles an unsigned request solves before it gives up.
+POW_TRIES = 3
 
 
 class HttpApi:
@@ -99,10 +108,10 @@ class HttpApi:
     @classmethod
     def from_site(cls, site: Path, key_file: Path, timeout: float = 10) -> Self:
         info = read_site_file(site / SITE_FILE)
-        if info.web is None:
-            raise ValueError("the site file names no web URL")
+        if info.api is None:
+            raise ValueError("the site file names no edge or web URL")
         return cls(
-            info.web, read_secret(key_file), info.core_key, timeout=timeout, log=info.log_watcher()
+            info.api, read_secret(key_file), info.core_key, timeout=timeout, log=info.log_watcher()
         )
 
     # ------------------------------------------------------------------ transport
@@ -110,10 +119,21 @@ class HttpApi:
     def _send(
         self, method: str, target: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, object, str | None]:
-        """Status, JSON value and the signed-reply header of one request."""
-        self._conn.request(method, target, body or None, headers)
-        answer = self._conn.getresponse()
-        data = answer.read()
+        """Status, JSON value and the signed-reply header of one request. An unsigned request
+        that an edge under attack answers with a puzzle is sent again with it solved (up to
+        ``POW_TRIES`` times, as the difficulty may rise meanwhile); a signed one never is."""
+        for _ in range(POW_TRIES):
+            self._conn.request(method, target, body or None, headers)
+            answer = self._conn.getresponse()
+            data = answer.read()
+            challenge = answer.getheader(POW_CHALLENGE_HEADER)
+            if answer.status != 429 or challenge is None or HEADERS[0] in headers:
+                break
+            try:
+                solution = solve_pow(parse_pow_challenge(challenge))
+            except PowFormatError:
+                break
+            headers = {**headers, POW_HEADER: solution.header()}
         if answer.getheader("Content-Type") != "application/json":
             raise ApiError(answer.status, "NotJson", "the API answered with something else")
         return answer.status, json.loads(data), answer.getheader(SIGNED_REPLY)

@@ -31,6 +31,12 @@ class SiteFile:
     need: int = 0
     relay: str | None = None  # http:// URL of a relay serving the log and market data
     web: str | None = None  # http:// URL of the site's web compartment (the HTTP API)
+    edge: str | None = None  # http:// URL of the edge in front of web: where clients go
+
+    @property
+    def api(self) -> str | None:
+        """Where a client sends HTTP: the edge when the site has one, else web."""
+        return self.edge or self.web
 
     def __post_init__(self) -> None:
         if any(w.algorithm != COSIGNATURE_V1 for w in self.witnesses):
@@ -62,6 +68,8 @@ class SiteFile:
             lines += ["[relay]", f'url = "{self.relay}"', ""]
         if self.web is not None:
             lines += ["[web]", f'url = "{self.web}"', ""]
+        if self.edge is not None:
+            lines += ["[edge]", f'url = "{self.edge}"', ""]
         for name, key in sorted(self.operators.items()):
             lines += [f"[operators.{check_name(name)}]", f'public_key = "{key.hex()}"', ""]
         return "\n".join(lines)
@@ -84,6 +92,7 @@ def read_site_file(path: Path) -> SiteFile:
             need=int(doc["log"].get("need", 0)),
             relay=_http_url("relay", doc.get("relay", {}).get("url")),
             web=_http_url("web", doc.get("web", {}).get("url")),
+            edge=_http_url("edge", doc.get("edge", {}).get("url")),
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, NoteError) as exc:
         raise SiteFileError(f"cannot read site file {path}: {exc}") from None

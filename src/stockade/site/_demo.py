@@ -151,10 +151,10 @@ def run_demo(seconds: float | None, directory: Path | None, console: Console) ->
             raise RuntimeError(f"core did not start; see {layout.core / 'core.log'}")
         console.print(f"site initialised in [bold]{root}[/]; core listening on {address}")
         site = read_site_file(layout.site_file)
-        relay, web = site.relay, site.web
+        relay, web = site.relay, site.api
         assert web is not None
         if not wait_until_listening(parse_address("tcp://" + web.split("//", 1)[1]), 30):
-            raise RuntimeError(f"web did not start; see {layout.web / 'web.log'}")
+            raise RuntimeError(f"edge did not start; see {layout.edge / 'edge.log'}")
         console.print(
             f"relay: {relay}/checkpoint, {relay}/markets/BTC-USD/book (log and market data); "
             f"audit it with: stockade verify {root}"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from stockade.client import SITE_FILE, SiteFile
 from stockade.core import Budget
+from stockade.edge import CONFIG_FILE as EDGE_CONFIG
+from stockade.edge import render_config as render_edge
 from stockade.keys import Identity, check_name, generate, write_public, write_secret
 from stockade.relay import CONFIG_FILE as RELAY_CONFIG
 from stockade.relay import render_config as render_relay
@@ -25,7 +27,8 @@ from stockade.witness import init_witness
 DEFAULT_CORE_ADDRESS = "tcp://127.0.0.1:7001"
 DEFAULT_RELAY_ADDRESS = "tcp://127.0.0.1:7002"
 DEFAULT_WITNESS_ADDRESS = "tcp://127.0.0.1:7003"
-DEFAULT_WEB_ADDRESS = "tcp://127.0.0.1:8080"
+DEFAULT_EDGE_ADDRESS = "tcp://127.0.0.1:8080"
+DEFAULT_WEB_ADDRESS = "tcp://127.0.0.1:8081"
 
 
 class SiteExists(Exception):
@@ -49,7 +52,9 @@ def init_site(
     witness_address: str = DEFAULT_WITNESS_ADDRESS,
     web_address: str = DEFAULT_WEB_ADDRESS,
     budget: Budget | None = None,
+    edge_address: str | None = DEFAULT_EDGE_ADDRESS,
 ) -> SiteFile:
+    """A new site in ``root``; with ``edge_address`` None, web faces clients itself."""
     layout = SiteLayout(root)
     if layout.site_file.exists() or layout.core_config.exists():
         raise SiteExists(f"{root} already holds a site")
@@ -76,6 +81,9 @@ def init_site(
         write_public(layout.clients / f"{client}.pub", client, identity.public)
 
     address = parse_address(core_address)
+    # Browsers reach the site at the edge; tests may also browse web directly.
+    facing = [a for a in (edge_address, web_address) if a is not None]
+    origins = ", ".join(f'"http://localhost:{parse_address(a).port}"' for a in facing)
     db = database or "sqlite:///{dir}/core.db"
     budget = budget or Budget()
     operator_files = ", ".join(f'"operators/{op}.pub"' for op in operators)
@@ -95,7 +103,7 @@ def init_site(
         "# Passkeys are made for this domain and these origins only (browsers take no IP address:\n"
         "# browse the site at localhost, or set the public name and its https origin here).\n"
         'webauthn_rp_id = "localhost"\n'
-        f'webauthn_origins = ["http://localhost:{parse_address(web_address).port}"]\n'
+        f"webauthn_origins = [{origins}]\n"
     )
     log = Verifier(origin, ED25519, log_key.public.raw)
     witness_at = parse_address(witness_address)
@@ -103,6 +111,7 @@ def init_site(
     witness = init_witness(layout.witness, witness_name, witness_at, [log])
     relay_at = parse_address(relay_address)
     web_at = parse_address(web_address)
+    edge_at = None if edge_address is None else parse_address(edge_address)
     site = SiteFile(
         name=name,
         core_address=address,
@@ -113,12 +122,16 @@ def init_site(
         need=1,
         relay=f"http://{relay_at.host}:{relay_at.port}",
         web=f"http://{web_at.host}:{web_at.port}",
+        edge=None if edge_at is None else f"http://{edge_at.host}:{edge_at.port}",
     )
-    for path in (layout.site_file, layout.relay / SITE_FILE, layout.web / SITE_FILE):
+    copies = [layout.relay, layout.web] + ([layout.edge] if edge_at is not None else [])
+    for path in (layout.site_file, *(directory / SITE_FILE for directory in copies)):
         path.parent.mkdir(exist_ok=True)
         path.write_text(site.render())
         os.chmod(path, 0o644)
     witness_url = f"http://{witness_at.host}:{witness_at.port}"
     (layout.relay / RELAY_CONFIG).write_text(render_relay(relay_at, [(witness_url, witness)]))
     (layout.web / WEB_CONFIG).write_text(render_web(web_at))
+    if edge_at is not None:
+        (layout.edge / EDGE_CONFIG).write_text(render_edge(edge_at, web_at))
     return site

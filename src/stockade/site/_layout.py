@@ -8,6 +8,7 @@ SITE/
                        in production, run by someone else
   relay/               the relay's directory: relay.toml and a copy of site.toml, no secret
   web/                 web's directory: web.toml and a copy of site.toml, no secret
+  edge/                edge's directory: edge.toml and a copy of site.toml, no secret
   operators/           operator secret keys (0700); in production, each on its owner's device
   clients/             demo users' API keys (0700); in production, on the users' machines
 """
@@ -47,6 +48,10 @@ class SiteLayout:
     @property
     def web(self) -> Path:
         return self.root / "web"
+
+    @property
+    def edge(self) -> Path:
+        return self.root / "edge"
 
     @property
     def operators(self) -> Path:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import IO
 
 from stockade.core import load_config
+from stockade.edge import CONFIG_FILE as EDGE_CONFIG
+from stockade.edge import load_config as load_edge_config
 from stockade.relay import CONFIG_FILE as RELAY_CONFIG
 from stockade.relay import load_config as load_relay_config
 from stockade.site._layout import SiteLayout
@@ -69,12 +71,13 @@ def child_environment() -> dict[str, str]:
 
 def site_children(layout: SiteLayout) -> list[ChildSpec]:
     """Core, then the witness, then the relay (which pulls from core and asks the witness), then
-    web (which forwards to core)."""
+    web (which forwards to core), then edge (which forwards to web) if the site has one."""
     stockade = [sys.executable, "-m", "stockade"]
     core = load_config(layout.core_config)
     witness = load_witness_config(layout.witness / WITNESS_CONFIG)
     relay = load_relay_config(layout.relay / RELAY_CONFIG)
     web = load_web_config(layout.web / WEB_CONFIG)
+    edge = [] if not (layout.edge / EDGE_CONFIG).exists() else [_edge_child(layout, stockade)]
     return [
         ChildSpec(
             "core",
@@ -104,7 +107,15 @@ def site_children(layout: SiteLayout) -> list[ChildSpec]:
             web.log_file,
             web.listen,
         ),
+        *edge,
     ]
+
+
+def _edge_child(layout: SiteLayout, stockade: list[str]) -> ChildSpec:
+    """Edge, in front of web, when the site has one."""
+    edge = load_edge_config(layout.edge / EDGE_CONFIG)
+    argv = [*stockade, "edge", "run", str(layout.edge)]
+    return ChildSpec("edge", argv, layout.edge, edge.log_file, edge.listen)
 
 
 def is_listening(address: Address, timeout: float = 0.2) -> bool:

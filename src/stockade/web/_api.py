@@ -16,7 +16,6 @@ Errors are ``{"error": {"code", "name", "message", "field", "order_id"}}`` with 
 from __future__ import annotations
 
 import base64
-import binascii
 import secrets
 import time
 from collections.abc import Callable
@@ -40,7 +39,6 @@ from stockade.web._bodies import (
 from stockade.web._corelink import CoreAnswer, CoreLink, CoreUnavailable
 from stockade.web._openapi import openapi
 from stockade.wire import (
-    HEADERS,
     MAX_HTTP_BODY,
     SIGNED_REPLY,
     WINDOW_MS,
@@ -49,6 +47,7 @@ from stockade.wire import (
     HttpMethod,
     HttpRequest,
     LogInRequest,
+    Malformed,
     MarketsRequest,
     NonceSource,
     PasskeyChallengeRequest,
@@ -60,6 +59,7 @@ from stockade.wire import (
     from_b64url,
     http_envelope,
     seal,
+    signature_headers,
 )
 from stockade.wire import (
     Request as WireRequest,
@@ -186,13 +186,6 @@ def client_note(request: Request) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in text)[:200]
 
 
-class _BadHeaders(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
 def _session_key(text: str) -> bytes | Response:
     """A session's public key from its hex, or the refusal if it is not 32 bytes of hex."""
     try:
@@ -202,36 +195,6 @@ def _session_key(text: str) -> bytes | Response:
     if len(key) != 32:
         return refuse(400, "Malformed", "session_key is 32 bytes in hex", "session_key")
     return key
-
-
-def _hex(headers: dict[str, str], name: str, size: int) -> bytes:
-    value = headers.get(name)
-    if value is None:
-        raise _BadHeaders(name, f"the {name} header is missing")
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raw = b""
-    if len(raw) != size or value != raw.hex():
-        raise _BadHeaders(name, f"{name} is {size} bytes in lower-case hex")
-    return raw
-
-
-def _signature_headers(request: Request) -> tuple[bytes, int, bytes, bytes]:
-    headers = {name: request.headers[name] for name in HEADERS if name in request.headers}
-    key_name, ts_name, nonce_name, signature_name = HEADERS
-    key = _hex(headers, key_name, 32)
-    ts = headers.get(ts_name, "")
-    if not (ts.isascii() and ts.isdigit()) or len(ts) > 15:
-        raise _BadHeaders(ts_name, f"{ts_name} is milliseconds since the Unix epoch")
-    nonce = _hex(headers, nonce_name, 16)
-    try:
-        signature = base64.b64decode(headers.get(signature_name, ""), validate=True)
-    except (binascii.Error, ValueError):
-        signature = b""
-    if len(signature) != 64:
-        raise _BadHeaders(signature_name, f"{signature_name} is 64 bytes in base64")
-    return key, int(ts), nonce, signature
 
 
 _sign_up_body = msgspec.json.Decoder(SignUpBody)
@@ -428,8 +391,8 @@ class Api:
         if method is None:  # Starlette answers HEAD on every GET route; nobody signs a HEAD
             return refuse(405, "MethodNotAllowed", f"{request.method[:8]} is not signed here")
         try:
-            key, ts, nonce, signature = _signature_headers(request)
-        except _BadHeaders as exc:
+            key, ts, nonce, signature = signature_headers(request.headers.get)
+        except Malformed as exc:
             return refuse(401, "Malformed", exc.message, exc.field)
         now = self.clock_ms()
         if abs(ts - now) > WINDOW_MS:  # core checks again; this spares it the obvious cases

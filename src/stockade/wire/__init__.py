@@ -71,6 +71,7 @@ from stockade.wire._envelope import (
     http_envelope,
     seal,
     sign_http,
+    verify_http,
 )
 from stockade.wire._errors import (
     WIRE_ERRORS,
@@ -109,6 +110,7 @@ from stockade.wire._http import (
     canonical_request,
     from_b64url,
     message_of,
+    signature_headers,
     to_b64url,
 )
 from stockade.wire._messages import (
@@ -177,6 +179,22 @@ from stockade.wire._messages import (
     UserRequest,
     grant_bytes,
 )
+from stockade.wire._pow import (
+    POW_CHALLENGE_HEADER,
+    POW_COOKIE,
+    POW_DOMAIN,
+    POW_HEADER,
+    POW_MAX_BITS,
+    POW_NONCE_SIZE,
+    POW_SEED_SIZE,
+    PowChallenge,
+    PowFormatError,
+    PowSolution,
+    parse_pow_challenge,
+    parse_pow_cookie,
+    parse_pow_solution,
+    solve_pow,
+)
 from stockade.wire._replay import MAX_REMEMBERED, ReplayCache
 
 __all__ = [
@@ -198,6 +216,13 @@ __all__ = [
     "MAX_REQUEST",
     "MAX_TILE_BYTES",
     "MESSAGE_TAGS",
+    "POW_CHALLENGE_HEADER",
+    "POW_COOKIE",
+    "POW_DOMAIN",
+    "POW_HEADER",
+    "POW_MAX_BITS",
+    "POW_NONCE_SIZE",
+    "POW_SEED_SIZE",
     "SIGNED_REPLY",
     "STREAM_AUTH_DOMAIN",
     "UNADDRESSED",
@@ -287,6 +312,9 @@ __all__ = [
     "PingRequest",
     "PlaceOrderRequest",
     "Pong",
+    "PowChallenge",
+    "PowFormatError",
+    "PowSolution",
     "PublicRequest",
     "PublicTradeRow",
     "PublicTrades",
@@ -342,7 +370,13 @@ __all__ = [
     "http_envelope",
     "message_of",
     "parse_address",
+    "parse_pow_challenge",
+    "parse_pow_cookie",
+    "parse_pow_solution",
     "seal",
     "sign_http",
+    "signature_headers",
+    "solve_pow",
     "to_b64url",
+    "verify_http",
 ]

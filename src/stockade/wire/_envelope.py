@@ -140,6 +140,23 @@ def sign_http(
     return identity.secret.sign(HTTP_DOMAIN, canonical_request(request, ts, nonce, recipient.raw))
 
 
+def verify_http(
+    key: PublicKey,
+    recipient: bytes,
+    request: HttpRequest,
+    nonce: bytes,
+    ts: int,
+    signature: bytes,
+) -> bool:
+    """Whether ``signature`` is ``key``'s over ``request`` for the site whose core key is
+    ``recipient`` (edge checks this before anything reaches web; core checks it again)."""
+    try:
+        key.verify(HTTP_DOMAIN, canonical_request(request, ts, nonce, recipient), signature)
+    except BadSignature:
+        return False
+    return True
+
+
 def _strict(decoder: msgspec.msgpack.Decoder[T], data: bytes, what: str) -> T:
     """``data`` as exactly one canonically encoded value, or the refusal naming its field."""
     try:

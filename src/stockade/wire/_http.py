@@ -22,8 +22,10 @@ the field) or ``UnknownRoute``. Amounts are JSON integers in minor units, as on 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import string
+from collections.abc import Callable
 from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
@@ -95,6 +97,38 @@ class HttpRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     path: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PATH, pattern=r"^[!-~]+\Z")]
     query: Annotated[str, msgspec.Meta(max_length=MAX_QUERY, pattern=r"^[!-~]*\Z")]
     body: Annotated[bytes, msgspec.Meta(max_length=MAX_HTTP_BODY)]
+
+
+def _hex_header(get: Callable[[str], str | None], name: str, size: int) -> bytes:
+    value = get(name)
+    if value is None:
+        raise Malformed(f"the {name} header is missing", field=name)
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    if len(raw) != size or value != raw.hex():
+        raise Malformed(f"{name} is {size} bytes in lower-case hex", field=name)
+    return raw
+
+
+def signature_headers(get: Callable[[str], str | None]) -> tuple[bytes, int, bytes, bytes]:
+    """The key, timestamp (ms), nonce and signature of a signed request, read with ``get``
+    (a header lookup by lower-case name); ``Malformed``, naming the header, if one is not
+    exactly what ``HEADERS`` says."""
+    key_name, ts_name, nonce_name, signature_name = HEADERS
+    key = _hex_header(get, key_name, 32)
+    ts = get(ts_name) or ""
+    if not (ts.isascii() and ts.isdigit()) or len(ts) > 15:
+        raise Malformed(f"{ts_name} is milliseconds since the Unix epoch", field=ts_name)
+    nonce = _hex_header(get, nonce_name, 16)
+    try:
+        signature = base64.b64decode(get(signature_name) or "", validate=True)
+    except (binascii.Error, ValueError):
+        signature = b""
+    if len(signature) != 64:
+        raise Malformed(f"{signature_name} is 64 bytes in base64", field=signature_name)
+    return key, int(ts), nonce, signature
 
 
 def canonical_request(request: HttpRequest, ts_ms: int, nonce: bytes, recipient: bytes) -> bytes:

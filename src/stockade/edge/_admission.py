@@ -1,0 +1,339 @@
+"""What edge lets through, decided without I/O: times are arguments, the seed base is given.
+
+A signed request passes, in this order (the cheap checks first, so that a flood of bad
+signatures on a real key id costs a dictionary lookup and a counter, not a signature check):
+
+    signature headers -> the key is live -> timestamp window -> per-address, then per-key rate
+    -> (the server reads the body under its deadline) -> Ed25519 signature -> nonce not seen
+
+and then waits in the verified lane. Every other request is anonymous, unless its address
+signed a good request lately (or solved a puzzle moments ago): then it is known. Under attack
+an anonymous request must carry a solved puzzle (``wire._pow``), whose effort orders the queue.
+
+Attack mode turns on when work is shed and off after ``calm_s`` seconds without any; while it
+is on, the puzzle's difficulty rises by a bit every second in which anonymous work was shed and
+falls by one in every calm second, never below ``pow_start_bits``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from stockade.edge._config import Limits
+from stockade.edge._keys import KeySet
+from stockade.keys import PublicKey
+from stockade.rates import Gcra
+from stockade.wire import (
+    MAX_HTTP_BODY,
+    WINDOW_MS,
+    HttpRequest,
+    Malformed,
+    Overloaded,
+    PowChallenge,
+    PowSolution,
+    ReplayCache,
+    Replayed,
+    signature_headers,
+    verify_http,
+)
+
+#: How long a puzzle seed is current; the one before it is still accepted.
+SEED_MS = 60_000
+#: Most addresses remembered as known at once (the oldest are forgotten first).
+MAX_KNOWN = 200_000
+
+
+class Code(IntEnum):
+    """Edge's refusals (8000-8999 in docs/protocol.md's table of ranges)."""
+
+    TooManyConnections = 8000
+    SlowHeaders = 8001
+    SlowBody = 8002
+    HeadersTooLarge = 8003
+    Oversize = 8004
+    Malformed = 8005
+    UnknownKey = 8006
+    Expired = 8007
+    FromTheFuture = 8008
+    RateLimited = 8009
+    BadSignature = 8010
+    Replayed = 8011
+    ProofOfWorkRequired = 8012
+    BadProofOfWork = 8013
+    Shed = 8014
+    Late = 8015
+    WebUnavailable = 8016
+    MalformedSignature = 8017  # a Stockade-* header is not in its form
+
+
+class Lane(IntEnum):
+    """The queues to web, served in this order."""
+
+    verified = 0
+    known = 1
+    anonymous = 2
+
+
+_STATUS = {
+    Code.TooManyConnections: 503,
+    Code.SlowHeaders: 408,
+    Code.SlowBody: 408,
+    Code.HeadersTooLarge: 431,
+    Code.Oversize: 413,
+    Code.Malformed: 400,
+    Code.UnknownKey: 401,
+    Code.Expired: 401,
+    Code.FromTheFuture: 401,
+    Code.RateLimited: 429,
+    Code.BadSignature: 401,
+    Code.Replayed: 401,
+    Code.ProofOfWorkRequired: 429,
+    Code.BadProofOfWork: 429,
+    Code.Shed: 503,
+    Code.Late: 503,
+    Code.WebUnavailable: 502,
+    Code.MalformedSignature: 401,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    code: Code
+    message: str
+    lane: Lane
+    retry_after_s: int = 1
+    field: str | None = None
+    challenge: PowChallenge | None = None
+
+    @property
+    def status(self) -> int:
+        return _STATUS[self.code]
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A signed request whose headers passed: its body is read next, then checked."""
+
+    key: PublicKey
+    ts: int
+    nonce: bytes
+    signature: bytes
+    proven: bool  # the key signed a good request from this prefix before
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    lane: Lane
+    effort: int = 0  # a solved puzzle's zero bits: more is served sooner
+
+
+def prefix_of(ip: str) -> str:
+    """The network an address is counted with: its /24 (IPv4) or /56 (IPv6)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    bits = 24 if address.version == 4 else 56
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+
+
+def _wait_s(wait_us: int) -> int:
+    return max(1, -(-wait_us // 1_000_000))
+
+
+@dataclass
+class Pressure:
+    """Attack mode and the puzzle's difficulty, moved once a second by what was shed."""
+
+    limits: Limits
+    on: bool = False
+    bits: int = 0
+    calm_ticks: int = 0
+    shed: int = 0  # requests shed since the last tick
+    shed_anonymous: int = 0
+    switches: list[tuple[int, bool]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.limits.attack == "on":
+            self.on, self.bits = True, self.limits.pow_start_bits
+
+    def tick(self, now_ms: int) -> None:
+        limits = self.limits
+        if self.shed:
+            self.calm_ticks = 0
+            if not self.on:
+                self.on, self.bits = True, limits.pow_start_bits
+                self.switches.append((now_ms, True))
+            elif self.shed_anonymous:
+                self.bits = min(limits.pow_max_bits, self.bits + 1)
+        elif self.on:
+            self.calm_ticks += 1
+            self.bits = max(limits.pow_start_bits, self.bits - 1)
+            if self.calm_ticks >= limits.calm_s and limits.attack == "auto":
+                self.on, self.bits = False, 0
+                self.switches.append((now_ms, False))
+        self.shed = self.shed_anonymous = 0
+
+    def count_shed(self, lane: Lane) -> None:
+        self.shed += 1
+        if lane is Lane.anonymous:
+            self.shed_anonymous += 1
+
+
+class Admission:
+    """One worker's admission state: connection counts, rates, seen nonces, known addresses."""
+
+    def __init__(self, limits: Limits, keys: KeySet, core_key: bytes, seed_base: bytes) -> None:
+        self.limits = limits
+        self.keys = keys
+        self.core_key = core_key
+        self.seed_base = seed_base
+        self.pressure = Pressure(limits)
+        self._connections: dict[str, int] = {}
+        self._total = 0
+        self._anonymous: Gcra[str] = Gcra(limits.rate("anonymous_per_ip"))
+        self._signed_ip: Gcra[str] = Gcra(limits.rate("signed_per_ip"))
+        self._key: Gcra[bytes] = Gcra(limits.rate("per_key"))
+        self._proven_key: Gcra[tuple[bytes, str]] = Gcra(limits.rate("per_proven_key"))
+        self._proven: dict[tuple[bytes, str], int] = {}  # (key, prefix) -> until (ms)
+        self._known: dict[str, int] = {}  # address -> until (ms)
+        self._nonces = ReplayCache(WINDOW_MS)
+        self._solved: dict[bytes, set[bytes]] = {}  # seed -> nonces already spent
+
+    # ---------------------------------------------------------------- connections
+
+    def open_connection(self, ip: str) -> Refusal | None:
+        limits, counts = self.limits, self._connections
+        prefix = prefix_of(ip)
+        if (
+            self._total >= limits.max_connections
+            or counts.get(ip, 0) >= limits.connections_per_ip
+            or counts.get(prefix, 0) >= limits.connections_per_prefix
+        ):
+            return Refusal(Code.TooManyConnections, "too many connections", Lane.anonymous)
+        self._total += 1
+        counts[ip] = counts.get(ip, 0) + 1
+        if prefix != ip:
+            counts[prefix] = counts.get(prefix, 0) + 1
+        return None
+
+    def close_connection(self, ip: str) -> None:
+        self._total -= 1
+        for name in {ip, prefix_of(ip)}:
+            left = self._connections.get(name, 0) - 1
+            if left > 0:
+                self._connections[name] = left
+            else:
+                self._connections.pop(name, None)
+
+    # ---------------------------------------------------------------- signed requests
+
+    def signed_headers(
+        self, get: Callable[[str], str | None], ip: str, now_ms: int
+    ) -> Refusal | Pending:
+        """The checks made before the body is read: nothing here checks a signature."""
+        lane = Lane.verified
+        try:
+            raw, ts, nonce, signature = signature_headers(get)
+        except Malformed as exc:
+            return Refusal(Code.MalformedSignature, exc.message, lane, field=exc.field)
+        key = self.keys.get(raw)
+        if key is None:
+            return Refusal(Code.UnknownKey, "no live key has this id", lane, field="stockade-key")
+        if ts < now_ms - WINDOW_MS:
+            return Refusal(Code.Expired, f"signed more than {WINDOW_MS} ms ago", lane)
+        if ts > now_ms + WINDOW_MS:
+            return Refusal(Code.FromTheFuture, f"signed over {WINDOW_MS} ms ahead", lane)
+        now_us = now_ms * 1000
+        _, wait_us = self._signed_ip.take(ip, now_us)
+        if wait_us:
+            return Refusal(Code.RateLimited, "this address sends too much", lane, _wait_s(wait_us))
+        pair = (raw, prefix_of(ip))
+        proven = self._proven.get(pair, 0) > now_ms
+        if proven:
+            _, wait_us = self._proven_key.take(pair, now_us)
+        else:
+            _, wait_us = self._key.take(raw, now_us)
+        if wait_us:
+            return Refusal(Code.RateLimited, "this key sends too much", lane, _wait_s(wait_us))
+        return Pending(key, ts, nonce, signature, proven)
+
+    def signed_body(
+        self, pending: Pending, request: HttpRequest, ip: str, now_ms: int
+    ) -> Refusal | Admitted:
+        """The signature over the whole request, then its nonce: a good one makes the key
+        proven from this prefix and the address known."""
+        lane = Lane.verified
+        if len(request.body) > MAX_HTTP_BODY:
+            return Refusal(Code.Oversize, f"a signed body is at most {MAX_HTTP_BODY} bytes", lane)
+        ok = verify_http(
+            pending.key, self.core_key, request, pending.nonce, pending.ts, pending.signature
+        )
+        if not ok:
+            return Refusal(Code.BadSignature, "the signature does not verify", lane)
+        try:
+            self._nonces.check_and_remember(pending.key.raw, pending.nonce, now_ms)
+        except Replayed:
+            return Refusal(Code.Replayed, "this nonce was used already", lane)
+        except Overloaded:  # the replay cache is full: shed rather than forget nonces
+            return Refusal(Code.Shed, "too many recent requests; retry shortly", lane)
+        self._proven[(pending.key.raw, prefix_of(ip))] = now_ms + self.limits.known_s * 1000
+        self._remember(ip, now_ms + self.limits.known_s * 1000)
+        return Admitted(Lane.verified)
+
+    # ---------------------------------------------------------------- everything else
+
+    def unsigned(self, ip: str, solution: PowSolution | None, now_ms: int) -> Refusal | Admitted:
+        """A request signed by no key: its address's rate, then, under attack, its puzzle."""
+        known = self._known.get(ip, 0) > now_ms
+        lane = Lane.known if known else Lane.anonymous
+        _, wait_us = self._anonymous.take(ip, now_ms * 1000)
+        if wait_us:
+            return Refusal(Code.RateLimited, "this address sends too much", lane, _wait_s(wait_us))
+        bits = self.pressure.bits
+        if known or not self.pressure.on:
+            return Admitted(lane)
+        challenge = PowChallenge(self.seed(now_ms), bits)
+        if solution is None:
+            return Refusal(Code.ProofOfWorkRequired, "solve the puzzle", lane, challenge=challenge)
+        refusal = self._check_solution(solution, bits, now_ms)
+        if refusal is not None:
+            return Refusal(Code.BadProofOfWork, refusal, lane, challenge=challenge)
+        self._remember(ip, now_ms + self.limits.pow_grace_s * 1000)
+        return Admitted(Lane.anonymous, solution.effort)
+
+    def _check_solution(self, solution: PowSolution, bits: int, now_ms: int) -> str | None:
+        if solution.seed not in (self.seed(now_ms), self.seed(now_ms - SEED_MS)):
+            return "the puzzle's seed is not current"
+        if solution.effort < bits:
+            return f"the solution has fewer than {bits} zero bits"
+        spent = self._solved.setdefault(solution.seed, set())
+        if solution.nonce in spent:
+            return "this solution was used already"
+        spent.add(solution.nonce)
+        if len(self._solved) > 2:  # forget the spent nonces of seeds no longer accepted
+            current = {self.seed(now_ms), self.seed(now_ms - SEED_MS)}
+            self._solved = {s: n for s, n in self._solved.items() if s in current}
+        return None
+
+    def seed(self, now_ms: int) -> bytes:
+        period = (now_ms // SEED_MS).to_bytes(8, "big")
+        return hashlib.sha256(b"stockade/pow/seed\x00" + self.seed_base + period).digest()[:16]
+
+    def _remember(self, ip: str, until_ms: int) -> None:
+        known = self._known
+        if len(known) >= MAX_KNOWN and ip not in known:
+            oldest = next(iter(known))
+            del known[oldest]
+        known.pop(ip, None)  # re-inserted last: the dict's order is the age
+        known[ip] = until_ms
+        proven = self._proven
+        if len(proven) >= MAX_KNOWN:
+            del proven[next(iter(proven))]
+
+    def is_known(self, ip: str, now_ms: int) -> bool:
+        return self._known.get(ip, 0) > now_ms

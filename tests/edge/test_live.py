@@ -1,0 +1,342 @@
+"""Edge in front of a real site (``stockade up``), with a tap between edge and web that counts
+the bytes edge sends web: every hostile stage gets its precise refusal and nothing reaches web.
+
+A second edge, held in attack mode, shows the puzzle: asked of anonymous requests (as JSON under
+/api, as a page for a browser), solved by the Python client, never asked of a signed request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stockade.client import ApiError, HttpApi
+from stockade.edge import load_config, render_config
+from stockade.keys import generate, read_secret
+from stockade.site import SiteLayout, wait_until_listening
+from stockade.wire import (
+    POW_CHALLENGE_HEADER,
+    POW_HEADER,
+    Address,
+    HttpRequest,
+    parse_address,
+    parse_pow_challenge,
+    sign_http,
+    solve_pow,
+)
+from tests.live import LiveSite, running_site
+from tests.processes import free_port, spawn, stop, wait_for
+
+LIMITS = """
+[edge.limits]
+header_ms = 600
+body_ms = 600
+max_header_bytes = 4096
+max_body = 8192
+"""
+
+
+class Tap:
+    """A TCP relay from edge to web that counts what edge sent."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.sent = 0
+        self.sockets: list[socket.socket] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def close(self) -> None:
+        for s in [self.server, *self.sockets]:
+            s.close()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, counted: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if counted:
+                    self.sent += len(data)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                s.close()
+
+
+def _edge_toml(directory: Path, listen: Address, web_port: int, extra: str = "") -> None:
+    web = parse_address(f"tcp://127.0.0.1:{web_port}")
+    (directory / "edge.toml").write_text(render_config(listen, web) + LIMITS + extra)
+
+
+@pytest.fixture(scope="module")
+def shielded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, Tap, str]]:
+    """The site, the tap, and the URL of a second edge held in attack mode."""
+    taps: list[Tap] = []
+
+    def prepare(layout: SiteLayout) -> None:
+        web = parse_address(
+            (layout.web / "web.toml").read_text().split('listen = "')[1].split('"')[0]
+        )
+        taps.append(Tap((web.host, web.port)))
+        _edge_toml(layout.edge, load_config(layout.edge / "edge.toml").listen, taps[0].port)
+
+    root = tmp_path_factory.mktemp("edge") / "site"
+    with running_site(root, prepare=prepare) as site:
+        tap = taps[0]
+        assert wait_until_listening(parse_address("tcp://" + site.edge.split("//")[1]), 60)
+        attack_dir = site.layout.root / "edge-attack"
+        attack_dir.mkdir()
+        (attack_dir / "site.toml").write_bytes((site.layout.edge / "site.toml").read_bytes())
+        port = free_port()
+        listen = parse_address(f"tcp://127.0.0.1:{port}")
+        held = 'attack = "on"\npow_start_bits = 8\npow_max_bits = 8\n'
+        _edge_toml(attack_dir, listen, tap.port, held)
+        attacked = spawn(["edge", "run", str(attack_dir)], attack_dir, attack_dir / "edge.log")
+        try:
+            assert wait_until_listening(parse_address(f"tcp://127.0.0.1:{port}"), 60)
+            yield site, tap, f"http://127.0.0.1:{port}"
+        finally:
+            stop(attacked)
+            tap.close()
+
+
+def _known(api: HttpApi) -> None:
+    """Wait until the edge knows the API's key (from the log, a second or two after it was
+    registered by an operator), then expect every signed request to pass."""
+
+    def passes() -> bool:
+        try:
+            api.balances()
+        except ApiError as exc:
+            if exc.name != "UnknownKey":
+                raise
+            return False
+        return True
+
+    wait_for(passes, 20, "the edge to learn the key from the log")
+
+
+def _raw(
+    url: str, data: bytes, pause: float = 0.0, more: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data`` (then, after ``pause``, ``more``) on a fresh connection; the answer and
+    whether the edge closed the connection after it."""
+    address = parse_address("tcp://" + url.split("//")[1])
+    with socket.create_connection((address.host, address.port), timeout=10) as conn:
+        conn.sendall(data)
+        if pause:
+            time.sleep(pause)
+        if more:
+            with contextlib.suppress(OSError):
+                conn.sendall(more)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer:
+                head, _, body = answer.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    ),
+                    0,
+                )
+                if len(body) >= length:
+                    break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def _signed_head(
+    api: HttpApi, path: str = "/api/v1/balances", ts_shift: int = 0, forge: bool = False
+) -> bytes:
+    request = HttpRequest("GET", path, "", b"")
+    nonce, ts = os.urandom(16), int(time.time() * 1000) + ts_shift
+    signature = sign_http(api.identity, api.core_key, request, nonce, ts)
+    if forge:
+        signature = bytes([signature[0] ^ 1]) + signature[1:]
+    headers = api.signature_headers(nonce, ts, signature)
+    lines = [f"GET {path} HTTP/1.1", "Host: x", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_signed_clients_trade_through_the_edge_and_new_sessions_pass_at_once(
+    shielded: tuple[LiveSite, Tap, str],
+) -> None:
+    site, tap, _ = shielded
+    with site.api("alice", through_edge=True) as api:
+        _known(api)
+        assert api.balances()["BTC"][0] > 0
+    assert tap.sent > 0
+    # A session opened through the edge signs its first request at once: the edge learned its
+    # key from the log-in's answer, before the log shows it.
+    with HttpApi(site.edge, generate("browser"), site.site.core_key) as session:
+        session.sign_up("edgeuser", "correct horse battery")
+        session.log_in("edgeuser", "correct horse battery")
+        assert session.balances() == {}
+
+
+HOSTILE = [
+    # (what, first bytes, pause, more, status, name)
+    ("slow headers", b"GET / HTTP/1.1\r\nHost: x\r\n", 1.2, b"", 408, "SlowHeaders"),
+    (
+        "slow body",
+        b"POST /api/v1/auth/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n{",
+        1.2,
+        b"",
+        408,
+        "SlowBody",
+    ),
+    (
+        "oversize body",
+        b"POST /api/v1/auth/signup HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n",
+        0,
+        b"",
+        413,
+        "Oversize",
+    ),
+    (
+        "oversize headers",
+        b"GET / HTTP/1.1\r\nX-Pad: " + b"a" * 5000 + b"\r\n\r\n",
+        0,
+        b"",
+        431,
+        "HeadersTooLarge",
+    ),
+    ("not HTTP", b"\x16\x03\x01 hello\r\n\r\n", 0, b"", 400, "Malformed"),
+    (
+        "malformed signature",
+        b"GET /api/v1/balances HTTP/1.1\r\nHost: x\r\nStockade-Signature: x\r\n\r\n",
+        0,
+        b"",
+        401,
+        "MalformedSignature",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[c[0] for c in HOSTILE])
+def test_each_hostile_stage_is_refused_precisely_and_never_reaches_web(
+    shielded: tuple[LiveSite, Tap, str], case: tuple[str, bytes, float, bytes, int, str]
+) -> None:
+    site, tap, _ = shielded
+    _, data, pause, more, status, name = case
+    before = tap.sent
+    answer_status, headers, body = _raw(site.edge, data, pause, more)
+    assert (answer_status, json.loads(body)["error"]["name"]) == (status, name)
+    assert headers["content-type"] == "application/json"
+    assert tap.sent == before
+
+
+def test_bad_signed_requests_are_refused_at_the_edge(shielded: tuple[LiveSite, Tap, str]) -> None:
+    site, tap, _ = shielded
+    api = site.api("bob", through_edge=True)
+    _known(api)
+    api.close()
+    stranger = HttpApi(site.edge, generate("stranger"), site.site.core_key)
+    stranger.close()  # it only signs here
+    cases = {
+        "UnknownKey": _signed_head(stranger),
+        "Expired": _signed_head(api, ts_shift=-120_000),
+        "FromTheFuture": _signed_head(api, ts_shift=120_000),
+        "BadSignature": _signed_head(api, forge=True),
+    }
+    for name, head in cases.items():
+        before = tap.sent
+        status, _, body = _raw(site.edge, head)
+        assert (status, json.loads(body)["error"]["name"]) == (401, name)
+        assert json.loads(body)["error"]["lane"] == "verified"
+        assert tap.sent == before, name
+    good = _signed_head(api)
+    assert _raw(site.edge, good)[0] == 200
+    before = tap.sent
+    status, _, body = _raw(site.edge, good)  # the same request again
+    assert (status, json.loads(body)["error"]["name"]) == (401, "Replayed")
+    assert tap.sent == before
+
+
+def test_under_attack_anonymous_requests_solve_a_puzzle_and_signed_ones_never_do(
+    shielded: tuple[LiveSite, Tap, str],
+) -> None:
+    site, tap, attacked = shielded
+    before = tap.sent
+    ask = b"GET /api/v1/markets HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n"
+    status, headers, body = _raw(attacked, ask)
+    assert (status, json.loads(body)["error"]["name"]) == (429, "ProofOfWorkRequired")
+    assert headers["content-type"] == "application/json"  # never a page under /api
+    assert "retry-after" in headers
+    challenge = parse_pow_challenge(headers[POW_CHALLENGE_HEADER])
+    assert challenge.bits == 8
+    weak = f"seed={challenge.seed.hex()}; nonce={'00' * 8}"
+    if solve_pow(challenge).nonce == bytes(8):  # vanishingly rare: the zero nonce solves it
+        weak = f"seed={challenge.seed.hex()}; nonce={'ff' * 8}"
+    status, _, body = _raw(
+        attacked, ask.replace(b"\r\n\r\n", f"\r\n{POW_HEADER}: {weak}\r\n\r\n".encode())
+    )
+    assert json.loads(body)["error"]["name"] in ("BadProofOfWork",)
+    assert tap.sent == before
+    page = _raw(attacked, b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n")
+    assert page[0] == 429
+    assert page[1]["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page[1]["content-security-policy"]
+    assert b"stockade-pow.js" in page[2]
+    # The Python client solves it by itself; a signed client is never asked.
+    with HttpApi(attacked, generate("anon"), site.site.core_key) as anonymous:
+        assert anonymous.public("/api/v1/markets")
+    identity = read_secret(site.layout.client_key("carol"))
+    with HttpApi(attacked, identity, site.site.core_key) as signed:
+        _known(signed)
+        assert signed.balances()["USD"][0] > 0
+
+
+def test_breach_edge_holds_no_secret(shielded: tuple[LiveSite, Tap, str]) -> None:
+    """Given edge's directory and environment, an attacker finds no key to sign with: no
+    secret of the site appears there, and its environment is the supervisor's minimal one."""
+    site, _, _ = shielded
+    layout = site.layout
+    secrets_of_site = [
+        p.read_text() for p in layout.root.rglob("*.key") if layout.edge not in p.parents
+    ]
+    assert secrets_of_site
+    edge_files = [p for p in layout.edge.rglob("*") if p.is_file()]
+    assert {p.name for p in edge_files} <= {"edge.toml", "site.toml", "edge.log"}
+    for path in edge_files:
+        text = path.read_text(errors="replace")
+        for secret in secrets_of_site:
+            body = [line for line in secret.splitlines() if line and not line.startswith("#")]
+            assert not any(line in text for line in body), path
+    pid = subprocess.run(
+        ["pgrep", "-f", f"stockade edge run {layout.edge}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert pid
+    environ = Path(f"/proc/{pid[0]}/environ").read_bytes().split(b"\0")
+    names = {entry.split(b"=")[0].decode() for entry in environ if entry}
+    assert names <= {"PATH", "LANG", "PYTHONPATH"}
