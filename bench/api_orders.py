@@ -58,30 +58,54 @@ def order_body(rng: random.Random, i: int, name: str) -> bytes:
 
 
 async def _send_all(
-    site: Path, name: str, rate: float, seconds: float, start_at: float, connections: int
+    site: Path,
+    name: str,
+    rate: float,
+    seconds: float,
+    start_at: float,
+    connections: int,
+    target: str | None = None,
+    source: str | None = None,
+    timeout_s: float = 60.0,
+    closed_loop: bool = False,
+    keys: tuple[str, ...] = (),
+    tag: str = "",
 ) -> dict[str, object]:
+    """Orders on schedule to web (or ``target``), from ``source`` if given; an answer later
+    than ``timeout_s`` counts as a ``timeout`` error and its connection is made anew. With
+    ``closed_loop``, each connection sends its next order as soon as it has an answer, until
+    the schedule's end (to measure what a server can take). ``keys`` names the clients whose
+    keys sign, one per connection in turn (default: ``name``'s); ``tag`` makes this run's
+    client order ids its own."""
     layout = SiteLayout(site)
     info = read_site_file(layout.site_file)
-    assert info.web is not None
-    web = parse_address("tcp://" + info.web.removeprefix("http://"))
-    identity = read_secret(layout.client_key(name))
-    key_hex = identity.public.hex()
+    url = target or info.web
+    assert url is not None
+    web = parse_address("tcp://" + url.removeprefix("http://"))
+    local = None if source is None else (source, 0)
+    identities = [read_secret(layout.client_key(n)) for n in keys or (name,)]
     nonces = NonceSource(os.urandom(8))
     rng = random.Random(name)
     total = int(rate * seconds)
     due = [start_at + i / rate for i in range(total)]
-    bodies = [order_body(rng, i, name) for i in range(total)]
+    bodies = [order_body(rng, i, name + tag) for i in range(total)]
     latencies: list[int] = []
     errors: dict[str, int] = {}
     next_index = iter(range(total))
     key_h, ts_h, nonce_h, sig_h = HEADERS
 
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection(web.host, web.port)
+    async def connection(c: int) -> None:
+        identity = identities[c % len(identities)]
+        key_hex = identity.public.hex()
+        reader, writer = await asyncio.open_connection(web.host, web.port, local_addr=local)
         for i in next_index:
             delay = due[i] - time.time()
-            if delay > 0:
+            if closed_loop and time.time() > due[-1]:
+                break
+            if delay > 0 and not closed_loop:
                 await asyncio.sleep(delay)
+            # open loop: latency from when the order was due; closed: from when it was sent
+            since = time.time() if closed_loop else due[i]
             body = bodies[i]
             nonce, ts = nonces(), int(time.time() * 1000)
             request = HttpRequest("POST", "/api/v1/orders", "", body)
@@ -94,28 +118,66 @@ async def _send_all(
                 + b"\r\n\r\n"
                 + body
             )
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
-            await reader.readexactly(length)
+            try:
+                head = await asyncio.wait_for(_answer(reader), timeout_s)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
+                kind = "timeout" if isinstance(exc, TimeoutError) else "closed"
+                errors[kind] = errors.get(kind, 0) + 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(web.host, web.port, local_addr=local)
+                continue
             now = time.time()
             status = head[9:12]
             if status == b"200" and b"stockade-signed-reply" in head:
-                if due[i] - start_at >= WARMUP_S:
-                    latencies.append(int((now - due[i]) * 1e6))
+                if since - start_at >= WARMUP_S:
+                    latencies.append(int((now - since) * 1e6))
             else:
                 errors[status.decode()] = errors.get(status.decode(), 0) + 1
         writer.close()
 
-    await asyncio.gather(*(connection() for _ in range(connections)))
-    return {"latencies": latencies, "errors": errors}
+    await asyncio.gather(*(connection(c) for c in range(connections)))
+    return {"latencies": latencies, "errors": errors, "cpu_ms": int(time.process_time() * 1000)}
+
+
+async def _answer(reader: asyncio.StreamReader) -> bytes:
+    """The head of one answer, its body read past."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+    await reader.readexactly(length)
+    return head
 
 
 def worker(
-    site: str, name: str, rate: float, seconds: float, start_at: float, connections: int
+    site: str,
+    name: str,
+    rate: float,
+    seconds: float,
+    start_at: float,
+    connections: int,
+    target: str | None = None,
+    source: str | None = None,
+    timeout_s: float = 60.0,
+    closed_loop: bool = False,
+    keys: tuple[str, ...] = (),
+    tag: str = "",
 ) -> dict[str, object]:
     import uvloop
 
-    return uvloop.run(_send_all(Path(site), name, rate, seconds, start_at, connections))
+    sender = _send_all(
+        Path(site),
+        name,
+        rate,
+        seconds,
+        start_at,
+        connections,
+        target,
+        source,
+        timeout_s,
+        closed_loop,
+        keys,
+        tag,
+    )
+    return uvloop.run(sender)
 
 
 @contextlib.contextmanager

@@ -42,7 +42,9 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     signed_per_ip: _Rate = _Rate(2_000, 4_000)  # before any signature is checked
     per_key: _Rate = _Rate(200, 400)  # a key from an address it has not yet signed from
     per_proven_key: _Rate = _Rate(400, 800)  # a key from an address it signed from before
-    upstream: int = 64  # requests in flight to web at once
+    upstream: int = 16  # requests in flight to web at once: more wait here, in their lanes
+    known_share: int = 50  # the percentage of them known addresses may hold
+    anonymous_share: int = 25  # and anonymous requests
     verified_queue: int = 4_096
     known_queue: int = 1_024
     anonymous_queue: int = 1_024
@@ -69,6 +71,8 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         times = (self.header_ms, self.body_ms, self.idle_ms, self.verified_ms)
         if min(counts) < 1 or min(times) < 1 or not 1 <= self.pow_start_bits <= self.pow_max_bits:
             raise ValueError("limits are positive, and pow_start_bits at most pow_max_bits")
+        if not (1 <= self.known_share <= 100 and 1 <= self.anonymous_share <= 100):
+            raise ValueError("a lane's share of the slots is 1 to 100 (percent)")
         if self.pow_max_bits > 32:
             raise ValueError("pow_max_bits is at most 32")
 

@@ -36,6 +36,13 @@ class Lanes:
         self.slots = limits.upstream
         self.pressure = pressure
         self.clock = clock
+        # A lane below verified may hold only part of the slots, so that what web is busy with
+        # is mostly signed work even before anything waits.
+        self._caps = {
+            Lane.verified: limits.upstream,
+            Lane.known: max(1, limits.upstream * limits.known_share // 100),
+            Lane.anonymous: max(1, limits.upstream * limits.anonymous_share // 100),
+        }
         self._sizes = {
             Lane.verified: limits.verified_queue,
             Lane.known: limits.known_queue,
@@ -49,17 +56,26 @@ class Lanes:
         self._queues: dict[Lane, list[_Waiter]] = {lane: [] for lane in Lane}
         self._arrivals = itertools.count()
         self.in_flight = 0
+        self.flying = dict.fromkeys(Lane, 0)
         self.served = dict.fromkeys(Lane, 0)
 
     def depth(self, lane: Lane) -> int:
         return len(self._queues[lane])
 
+    def _may_start(self, lane: Lane) -> bool:
+        return self.in_flight < self.slots and self.flying[lane] < self._caps[lane]
+
+    def _start(self, lane: Lane) -> None:
+        self.in_flight += 1
+        self.flying[lane] += 1
+        self.served[lane] += 1
+
     async def enter(self, lane: Lane, effort: int = 0) -> None:
         """Wait for a slot; ``ShedError`` if the lane is full or the deadline passes first.
-        The caller must ``leave()`` once its request is done."""
-        if self.in_flight < self.slots and not any(self._queues.values()):
-            self.in_flight += 1
-            self.served[lane] += 1
+        The caller must ``leave(lane)`` once its request is done."""
+        ahead = any(self._queues[other] for other in Lane if other <= lane)
+        if not ahead and self._may_start(lane):
+            self._start(lane)
             return
         queue = self._queues[lane]
         waiter = _Waiter(
@@ -77,7 +93,7 @@ class Lanes:
             raise self._shed(lane, Code.Late, "waited past the lane's deadline") from None
         except asyncio.CancelledError:
             if waiter.future.done() and not waiter.future.cancelled():
-                self.leave()  # the slot was handed over just as the client went away
+                self.leave(lane)  # the slot was handed over just as the client went away
             else:
                 self._forget(lane, waiter)
             raise
@@ -100,21 +116,22 @@ class Lanes:
         self.pressure.count_shed(lane)
         return ShedError(Refusal(code, message, lane))
 
-    def leave(self) -> None:
-        """A request is done: hand its slot to the first waiter still in time."""
+    def leave(self, lane: Lane) -> None:
+        """A request of ``lane`` is done: start the first waiters still in time, verified
+        first, as far as the slots and the lanes' shares allow."""
+        self.in_flight -= 1
+        self.flying[lane] -= 1
         now = self.clock()
-        for lane in Lane:
-            queue = self._queues[lane]
-            while queue:
+        for waiting in Lane:
+            queue = self._queues[waiting]
+            while queue and self._may_start(waiting):
                 waiter = heapq.heappop(queue)
                 if waiter.future.done():
                     continue
                 if waiter.deadline < now:
                     waiter.future.set_exception(
-                        self._shed(lane, Code.Late, "waited past the lane's deadline")
+                        self._shed(waiting, Code.Late, "waited past the lane's deadline")
                     )
                     continue
-                self.served[lane] += 1
-                waiter.future.set_result(None)  # the slot passes on: in_flight is unchanged
-                return
-        self.in_flight -= 1
+                self._start(waiting)
+                waiter.future.set_result(None)

@@ -41,7 +41,6 @@ from stockade.wire._http import MAX_PATH, MAX_QUERY
 
 #: Request headers edge drops: hop-by-hop ones, and any claim about where the client is.
 _DROPPED = HOP_BY_HOP | {b"x-forwarded-for", b"forwarded", b"x-real-ip", b"expect"}
-_SIGNED_MARK = b"stockade-signature"
 _METHODS = {"GET", "POST", "PATCH", "DELETE"}
 #: At most this many requests read ahead of the one being answered (pipelining).
 MAX_PIPELINED = 8
@@ -59,11 +58,24 @@ class _Request:
     keep_alive: bool = True
     refusal: Refusal | None = None  # answered in its turn, after those before it
     head_size: int = 0
+    by_name: dict[str, str | None] | None = None
 
     def header(self, name: str) -> str | None:
-        raw = name.encode()
-        found = [v for n, v in self.headers if n.lower() == raw]
-        return found[0].decode("latin-1") if len(found) == 1 else None
+        """The value of the header ``name`` (lower case); None if absent or given twice (a
+        request that repeats one means two things, and edge reads it as neither)."""
+        if self.by_name is None:
+            self.by_name = {}
+            for raw_name, raw_value in self.headers:
+                key = raw_name.decode("latin-1").lower()
+                self.by_name[key] = None if key in self.by_name else raw_value.decode("latin-1")
+        return self.by_name.get(name)
+
+    @property
+    def signed(self) -> bool:
+        """Whether it claims a signature (once, twice or malformed: then it is refused)."""
+        self.header("stockade-key")
+        assert self.by_name is not None
+        return "stockade-key" in self.by_name or "stockade-signature" in self.by_name
 
     @property
     def path_and_query(self) -> tuple[str, str]:
@@ -210,7 +222,10 @@ class ClientConnection(asyncio.Protocol):
             return  # data_received takes it from here
         verdict = self._admit(request)
         if isinstance(verdict, Refusal):
-            self._refuse_in_turn(verdict, close=True)
+            if _bodiless(request):  # answered once its (empty) message ends; kept alive
+                request.refusal = verdict
+            else:  # its body is not worth reading
+                self._refuse_in_turn(verdict, close=True)
             return
         declared = request.header("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self._cap()):
@@ -231,6 +246,9 @@ class ClientConnection(asyncio.Protocol):
         if self.closing or self.closing_input:
             return
         request = self.request
+        if request.refusal is not None:
+            self._refuse_in_turn(request.refusal, close=not request.keep_alive)
+            return
         if request.pending is not None:
             verdict = self._verify(request, request.pending)
             if isinstance(verdict, Refusal):
@@ -243,6 +261,8 @@ class ClientConnection(asyncio.Protocol):
         pipelining client reads them in order); reading stops if the connection will close."""
         if self.task is None and not self.ready:
             self._refusal(refusal, close)
+            if not self.closing:
+                self._arm(self.limits.idle_ms, None)
             return
         request = self.request
         request.refusal = refusal
@@ -266,7 +286,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _admit(self, request: _Request) -> Refusal | Admitted | Pending:
         admission, now = self.worker.admission, self.worker.clock_ms()
-        if any(name.lower() == _SIGNED_MARK for name, _ in request.headers):
+        if request.signed:
             verdict = admission.signed_headers(request.header, self.ip, now)
             if isinstance(verdict, Pending):
                 request.pending = verdict
@@ -343,7 +363,7 @@ class ClientConnection(asyncio.Protocol):
             self._refusal(refusal, close=False, request=request)
             return
         finally:
-            worker.lanes.leave()
+            worker.lanes.leave(request.lane)
         worker.forwarded += 1
         headers = [(n, v) for n, v in answer.headers if n.lower() not in HOP_BY_HOP]
         body = b"" if request.method == "HEAD" else bytes(answer.body)
@@ -411,7 +431,8 @@ class ClientConnection(asyncio.Protocol):
         self.worker.count(refusal)
         request = request or self.request
         path, _ = request.path_and_query
-        headers = [(b"content-type", b"application/json")]
+        # The mark tells a client (and bench/flood.py) that web never saw the request.
+        headers = [(b"content-type", b"application/json"), (b"stockade-refused-by", b"edge")]
         if refusal.status in (408, 429, 503, 502):
             headers.append((b"retry-after", str(refusal.retry_after_s).encode()))
         if refusal.challenge is not None:
@@ -459,6 +480,11 @@ class ClientConnection(asyncio.Protocol):
         self._disarm()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+
+
+def _bodiless(request: _Request) -> bool:
+    length = request.header("content-length")
+    return request.header("transfer-encoding") is None and length in (None, "0")
 
 
 def _reason(status: int) -> bytes:
