@@ -84,8 +84,8 @@ def test_cores_directory_and_environment_hold_no_one_elses_secret(site: SiteLayo
     party = load_config(site.core_config).relying_party
     assert party is not None
     assert addresses == [str(site_info.core_address), *party.origins]
-    assert site_info.web is not None
-    assert [urlsplit(o).port for o in party.origins] == [urlsplit(site_info.web).port]
+    facing = [url for url in (site_info.edge, site_info.web) if url is not None]
+    assert [urlsplit(o).port for o in party.origins] == [urlsplit(u).port for u in facing]
 
 
 def test_cores_own_key_is_no_operator_and_no_user(site: SiteLayout) -> None:
