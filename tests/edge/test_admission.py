@@ -107,18 +107,20 @@ def test_a_bad_signature_and_a_replay_are_refused_after_the_body() -> None:
 
 
 def test_bad_signatures_on_a_real_key_from_elsewhere_do_not_spend_its_owners_budget() -> None:
-    """The flood drains the key's budget for addresses it never signed from; its owner, who
-    signed from their own prefix before, has a budget of their own."""
+    """The flood drains the key's budget for the prefix it comes from; its owner, whether from
+    a prefix it signed from before or from a new one, has a budget of its own."""
     admission = _admission(per_key={"per_s": 10, "burst": 5})
     owner = _pending(admission, _headers(nonce=b"\x01" * 16), ip="10.0.0.1")
     assert isinstance(admission.signed_body(owner, REQUEST, "10.0.0.1", NOW), Admitted)
     refused = 0
     for i in range(50):
-        verdict = admission.signed_headers(_headers(nonce=bytes([i]) * 16).get, f"192.0.{i}.9", NOW)
+        verdict = admission.signed_headers(_headers(nonce=bytes([i]) * 16).get, f"192.0.2.{i}", NOW)
         refused += isinstance(verdict, Refusal) and verdict.code is Code.RateLimited
-    assert refused == 50 - 4  # the burst of 5, one of which the owner's first request spent
+    assert refused == 50 - 5  # the burst of 5 of 192.0.2.0/24
     for i in range(5):
         assert _pending(admission, _headers(nonce=bytes([100 + i]) * 16), ip="10.0.0.2").proven
+    moved = _pending(admission, _headers(nonce=b"\xee" * 16), ip="10.9.9.9")  # a new network
+    assert not moved.proven
 
 
 def test_an_address_over_its_rate_is_refused_with_a_wait() -> None:
@@ -157,7 +159,9 @@ def test_anonymous_requests_need_a_puzzle_only_under_attack() -> None:
     solution = solve_pow(asked.challenge)
     admitted = admission.unsigned("10.0.0.1", solution, NOW)
     assert admitted == Admitted(Lane.anonymous, solution.effort)
-    assert admission.is_known("10.0.0.1", NOW + 1_000)  # for a few seconds
+    # For a few seconds it needs no other puzzle, but stays anonymous, ranked by that effort.
+    assert admission.unsigned("10.0.0.1", None, NOW + 1_000) == admitted
+    assert not admission.is_known("10.0.0.1", NOW + 1_000)
     reused = admission.unsigned("10.0.0.2", solution, NOW)
     assert _code(reused) is Code.BadProofOfWork
     stale = solve_pow(PowChallenge(b"\x00" * 16, 8))
@@ -203,3 +207,19 @@ def test_puzzle_headers_parse_or_are_refused_precisely(text: str) -> None:
     for parse in (parse_pow_challenge, parse_pow_solution, parse_pow_cookie):
         with contextlib.suppress(PowFormatError):
             parse(text)
+
+
+def test_an_address_refused_past_its_budget_is_held_and_edges_own_want_of_room_never_counts() -> (
+    None
+):
+    admission = _admission(refusals_per_ip={"per_s": 5, "burst": 3}, hold_ms=700)
+    for _ in range(10):  # shedding is edge's doing, not the client's
+        admission.refused("10.0.0.1", Code.Shed, NOW)
+    assert admission.held_ms("10.0.0.1", NOW) == 0
+    for _ in range(3):
+        admission.refused("10.0.0.1", Code.BadSignature, NOW)
+    assert admission.held_ms("10.0.0.1", NOW) == 0  # within its burst
+    admission.refused("10.0.0.1", Code.RateLimited, NOW)
+    assert admission.held_ms("10.0.0.1", NOW + 100) == 600
+    assert admission.held_ms("10.0.0.1", NOW + 700) == 0
+    assert admission.held_ms("10.0.0.2", NOW) == 0  # its neighbours are not held

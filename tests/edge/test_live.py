@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect
 
 from stockade.client import ApiError, HttpApi
 from stockade.edge import load_config, render_config
@@ -51,6 +52,7 @@ class Tap:
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
         self.sent = 0
+        self.seen = bytearray()  # what edge sent, as far as the first MiB
         self.sockets: list[socket.socket] = []
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
@@ -76,6 +78,7 @@ class Tap:
             while data := source.recv(65536):
                 if counted:
                     self.sent += len(data)
+                    self.seen += data[: max(0, (1 << 20) - len(self.seen))]
                 sink.sendall(data)
         except OSError:
             pass
@@ -278,6 +281,93 @@ def test_bad_signed_requests_are_refused_at_the_edge(shielded: tuple[LiveSite, T
     status, _, body = _raw(site.edge, good)  # the same request again
     assert (status, json.loads(body)["error"]["name"]) == (401, "Replayed")
     assert tap.sent == before
+
+
+def _ask(conn: socket.socket, data: bytes) -> tuple[int, float]:
+    """Send one request on a kept-alive connection: its status and how long the answer took."""
+    started = time.monotonic()
+    conn.sendall(data)
+    answer = b""
+    while not answer.endswith(b"}") and (chunk := conn.recv(65536)):
+        answer += chunk  # every refusal is one JSON object
+    return int(answer.split(b" ", 2)[1]), time.monotonic() - started
+
+
+def test_an_address_refused_too_often_is_held_and_others_are_not(
+    shielded: tuple[LiveSite, Tap, str],
+) -> None:
+    """Past 20 refusals at once, nothing more is read from the address for a second, on any of
+    its connections; another address's signed requests pass meanwhile at their usual speed."""
+    site, _, _ = shielded
+    address = parse_address("tcp://" + site.edge.split("//")[1])
+    bad = b"GET /api/v1/balances HTTP/1.1\r\nHost: x\r\nStockade-Signature: x\r\n\r\n"
+    api = site.api("alice", through_edge=True)
+    _known(api)
+    with socket.create_connection((address.host, address.port), 10, ("127.0.0.9", 0)) as conn:
+        answers = [_ask(conn, bad) for _ in range(21)]
+        assert {status for status, _ in answers} == {401}
+        assert max(seconds for _, seconds in answers) < 0.5
+        # The 21st was one too many: this connection and a new one from the address wait.
+        with socket.create_connection((address.host, address.port), 10, ("127.0.0.9", 0)) as new:
+            waited: list[float] = []
+            asking = [
+                threading.Thread(target=lambda c=c: waited.append(_ask(c, bad)[1]))
+                for c in (conn, new)
+            ]
+            for thread in asking:
+                thread.start()
+            started = time.monotonic()
+            api.balances()
+            assert time.monotonic() - started < 0.3
+            for thread in asking:
+                thread.join()
+            assert min(waited) > 0.5
+    api.close()
+
+
+def _until_closed(url: str, data: bytes) -> bytes:
+    address = parse_address("tcp://" + url.split("//")[1])
+    with socket.create_connection((address.host, address.port), timeout=10) as conn:
+        conn.sendall(data)
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := conn.recv(65536):
+                answer += chunk
+    return answer
+
+
+SMUGGLED = b"GET /api/v1/markets HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"
+
+
+def test_a_websocket_passes_edge_and_nothing_can_be_smuggled_in_an_upgrade_or_a_trailer(
+    shielded: tuple[LiveSite, Tap, str],
+) -> None:
+    site, tap, _ = shielded
+    stream = site.edge.replace("http://", "ws://") + "/api/v1/stream"
+    with connect(stream, open_timeout=10) as ws:
+        assert json.loads(ws.recv(10))["type"] == "hello"
+    # Two Connection headers, which web would read as keep-alive: edge sends its own upgrade,
+    # web refuses it (no key), edge relays that and closes: the request behind it is never read.
+    upgrade = (
+        b"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n"
+        b"Connection: keep-alive\r\nUpgrade: websocket\r\n\r\n"
+    )
+    answer = _until_closed(site.edge, upgrade + SMUGGLED)
+    assert answer.count(b"HTTP/1.1 ") == 1
+    assert not answer.startswith(b"HTTP/1.1 101")
+    assert b"6.6.6.6" not in tap.seen
+    elsewhere = upgrade.replace(b"/api/v1/stream", b"/api/v1/markets")
+    assert _until_closed(site.edge, elsewhere).startswith(b"HTTP/1.1 400")
+    # A chunked body's trailers come after admission: never forwarded as headers.
+    before = len(tap.seen)
+    chunked = (
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nStockade-Key: 00\r\n"
+        b"Stockade-Signature: forged\r\n\r\n"
+    )
+    status, _, _ = _raw(site.edge, chunked)
+    assert status in (400, 401, 422)  # web's answer to an empty log-in
+    assert b"stockade-signature" not in bytes(tap.seen[before:]).lower()
 
 
 def test_under_attack_anonymous_requests_solve_a_puzzle_and_signed_ones_never_do(

@@ -7,8 +7,13 @@ signatures on a real key id costs a dictionary lookup and a counter, not a signa
     -> (the server reads the body under its deadline) -> Ed25519 signature -> nonce not seen
 
 and then waits in the verified lane. Every other request is anonymous, unless its address
-signed a good request lately (or solved a puzzle moments ago): then it is known. Under attack
-an anonymous request must carry a solved puzzle (``wire._pow``), whose effort orders the queue.
+signed a good request lately: then it is known. Under attack an anonymous request must carry a
+solved puzzle (``wire._pow``), whose effort orders the queue; a solution spares its address more
+puzzles for ``pow_grace_s``, in the anonymous lane still, ranked by the effort it showed.
+
+An address refused more often than ``refusals_per_ip`` is *held* for ``hold_ms``: the server reads
+nothing more from its connections meanwhile, so a flood that only earns refusals costs edge a
+timer per connection instead of a parse and an answer per request.
 
 Attack mode turns on when work is shed and off after ``calm_s`` seconds without any; while it
 is on, the puzzle's difficulty rises by a bit every second in which anonymous work was shed and
@@ -20,9 +25,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import TypeVar
 
 from stockade.edge._config import Limits
 from stockade.edge._keys import KeySet
@@ -69,6 +75,10 @@ class Code(IntEnum):
     Late = 8015
     WebUnavailable = 8016
     MalformedSignature = 8017  # a Stockade-* header is not in its form
+
+
+#: Refusals for edge's own want of room, not the client's doing: they never get it held.
+NOT_AN_OFFENCE = frozenset({Code.Shed, Code.Late, Code.WebUnavailable})
 
 
 class Lane(IntEnum):
@@ -202,12 +212,15 @@ class Admission:
         self._total = 0
         self._anonymous: Gcra[str] = Gcra(limits.rate("anonymous_per_ip"))
         self._signed_ip: Gcra[str] = Gcra(limits.rate("signed_per_ip"))
-        self._key: Gcra[bytes] = Gcra(limits.rate("per_key"))
+        self._key: Gcra[tuple[bytes, str]] = Gcra(limits.rate("per_key"))
         self._proven_key: Gcra[tuple[bytes, str]] = Gcra(limits.rate("per_proven_key"))
         self._proven: dict[tuple[bytes, str], int] = {}  # (key, prefix) -> until (ms)
         self._known: dict[str, int] = {}  # address -> until (ms)
+        self._graced: dict[str, tuple[int, int]] = {}  # address -> (until (ms), its effort)
         self._nonces = ReplayCache(WINDOW_MS)
         self._solved: dict[bytes, set[bytes]] = {}  # seed -> nonces already spent
+        self._refusals: Gcra[str] = Gcra(limits.rate("refusals_per_ip"))
+        self._held: dict[str, int] = {}  # address -> until (ms)
 
     # ---------------------------------------------------------------- connections
 
@@ -235,6 +248,19 @@ class Admission:
             else:
                 self._connections.pop(name, None)
 
+    def refused(self, ip: str, code: Code, now_ms: int) -> None:
+        """Count a refusal against its address; past its budget, the address is held."""
+        if code in NOT_AN_OFFENCE:
+            return
+        _, wait_us = self._refusals.take(ip, now_ms * 1000)
+        if not wait_us:
+            return
+        _keep(self._held, ip, now_ms + self.limits.hold_ms)
+
+    def held_ms(self, ip: str, now_ms: int) -> int:
+        """How long more nothing is read from ``ip`` (0: it is not held)."""
+        return max(0, self._held.get(ip, 0) - now_ms)
+
     # ---------------------------------------------------------------- signed requests
 
     def signed_headers(
@@ -259,10 +285,9 @@ class Admission:
             return Refusal(Code.RateLimited, "this address sends too much", lane, _wait_s(wait_us))
         pair = (raw, prefix_of(ip))
         proven = self._proven.get(pair, 0) > now_ms
-        if proven:
-            _, wait_us = self._proven_key.take(pair, now_us)
-        else:
-            _, wait_us = self._key.take(raw, now_us)
+        # Per prefix both: bad signatures from elsewhere spend only elsewhere's budget, and
+        # what they cost edge is bounded by their addresses' rates and holds.
+        _, wait_us = (self._proven_key if proven else self._key).take(pair, now_us)
         if wait_us:
             return Refusal(Code.RateLimited, "this key sends too much", lane, _wait_s(wait_us))
         return Pending(key, ts, nonce, signature, proven)
@@ -286,8 +311,9 @@ class Admission:
             return Refusal(Code.Replayed, "this nonce was used already", lane)
         except Overloaded:  # the replay cache is full: shed rather than forget nonces
             return Refusal(Code.Shed, "too many recent requests; retry shortly", lane)
-        self._proven[(pending.key.raw, prefix_of(ip))] = now_ms + self.limits.known_s * 1000
-        self._remember(ip, now_ms + self.limits.known_s * 1000)
+        until = now_ms + self.limits.known_s * 1000
+        _keep(self._proven, (pending.key.raw, prefix_of(ip)), until)
+        _keep(self._known, ip, until)
         return Admitted(Lane.verified)
 
     # ---------------------------------------------------------------- everything else
@@ -302,13 +328,16 @@ class Admission:
         bits = self.pressure.bits
         if known or not self.pressure.on:
             return Admitted(lane)
+        until, effort = self._graced.get(ip, (0, 0))
+        if until > now_ms:  # solved a puzzle moments ago: still anonymous, by that effort
+            return Admitted(Lane.anonymous, effort)
         challenge = PowChallenge(self.seed(now_ms), bits)
         if solution is None:
             return Refusal(Code.ProofOfWorkRequired, "solve the puzzle", lane, challenge=challenge)
         refusal = self._check_solution(solution, bits, now_ms)
         if refusal is not None:
             return Refusal(Code.BadProofOfWork, refusal, lane, challenge=challenge)
-        self._remember(ip, now_ms + self.limits.pow_grace_s * 1000)
+        _keep(self._graced, ip, (now_ms + self.limits.pow_grace_s * 1000, solution.effort))
         return Admitted(Lane.anonymous, solution.effort)
 
     def _check_solution(self, solution: PowSolution, bits: int, now_ms: int) -> str | None:
@@ -329,16 +358,17 @@ class Admission:
         period = (now_ms // SEED_MS).to_bytes(8, "big")
         return hashlib.sha256(b"stockade/pow/seed\x00" + self.seed_base + period).digest()[:16]
 
-    def _remember(self, ip: str, until_ms: int) -> None:
-        known = self._known
-        if len(known) >= MAX_KNOWN and ip not in known:
-            oldest = next(iter(known))
-            del known[oldest]
-        known.pop(ip, None)  # re-inserted last: the dict's order is the age
-        known[ip] = until_ms
-        proven = self._proven
-        if len(proven) >= MAX_KNOWN:
-            del proven[next(iter(proven))]
-
     def is_known(self, ip: str, now_ms: int) -> bool:
         return self._known.get(ip, 0) > now_ms
+
+
+V = TypeVar("V")
+H = TypeVar("H", bound=Hashable)
+
+
+def _keep(table: dict[H, V], key: H, value: V) -> None:
+    """Set ``key``, as the newest entry (a dict's order is its age); past MAX_KNOWN entries
+    the oldest is forgotten to make room for a new one."""
+    if table.pop(key, None) is None and len(table) >= MAX_KNOWN:
+        del table[next(iter(table))]
+    table[key] = value

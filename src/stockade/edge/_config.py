@@ -42,6 +42,8 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     signed_per_ip: _Rate = _Rate(2_000, 4_000)  # before any signature is checked
     per_key: _Rate = _Rate(200, 400)  # a key from an address it has not yet signed from
     per_proven_key: _Rate = _Rate(400, 800)  # a key from an address it signed from before
+    refusals_per_ip: _Rate = _Rate(5, 20)  # past this, an address's connections are held
+    hold_ms: int = 1_000  # how long: nothing more is read from them meanwhile
     upstream: int = 16  # requests in flight to web at once: more wait here, in their lanes
     known_share: int = 50  # the percentage of them known addresses may hold
     anonymous_share: int = 25  # and anonymous requests
@@ -68,7 +70,7 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             self.known_queue,
             self.anonymous_queue,
         )
-        times = (self.header_ms, self.body_ms, self.idle_ms, self.verified_ms)
+        times = (self.header_ms, self.body_ms, self.idle_ms, self.verified_ms, self.hold_ms)
         if min(counts) < 1 or min(times) < 1 or not 1 <= self.pow_start_bits <= self.pow_max_bits:
             raise ValueError("limits are positive, and pow_start_bits at most pow_max_bits")
         if not (1 <= self.known_share <= 100 and 1 <= self.anonymous_share <= 100):

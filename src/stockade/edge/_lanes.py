@@ -89,6 +89,9 @@ class Lanes:
         try:
             await asyncio.wait_for(waiter.future, self._waits[lane])
         except TimeoutError:
+            future = waiter.future
+            if future.done() and not future.cancelled() and future.exception() is None:
+                return  # the slot came as the deadline passed (Python 3.12's wait_for): keep it
             self._forget(lane, waiter)
             raise self._shed(lane, Code.Late, "waited past the lane's deadline") from None
         except asyncio.CancelledError:

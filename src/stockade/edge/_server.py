@@ -11,6 +11,7 @@ refusal to wait, ``Retry-After``; under ``/api`` never anything but JSON.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import Callable
@@ -44,6 +45,14 @@ _DROPPED = HOP_BY_HOP | {b"x-forwarded-for", b"forwarded", b"x-real-ip", b"expec
 _METHODS = {"GET", "POST", "PATCH", "DELETE"}
 #: At most this many requests read ahead of the one being answered (pipelining).
 MAX_PIPELINED = 8
+#: The one path a WebSocket upgrade may take, and the client headers its upgrade keeps.
+STREAM_PATH = "/api/v1/stream"
+_UPGRADE_KEEPS = frozenset(
+    {b"host", b"origin", b"cookie", b"user-agent", b"sec-websocket-key"}
+    | {b"sec-websocket-version", b"sec-websocket-protocol", b"sec-websocket-extensions"}
+)
+#: What a connection holds unparsed while it is held or upgrading, and a tunnel's buffer.
+MAX_PARKED = 65_536
 
 
 @dataclass
@@ -103,9 +112,10 @@ class Worker:
         self.refused: dict[str, int] = {}  # refusals by name, since start
         self.forwarded = 0
 
-    def count(self, refusal: Refusal) -> None:
+    def count(self, refusal: Refusal, ip: str) -> None:
         name = refusal.code.name
         self.refused[name] = self.refused.get(name, 0) + 1
+        self.admission.refused(ip, refusal.code, self.clock_ms())
 
 
 class ClientConnection(asyncio.Protocol):
@@ -118,6 +128,12 @@ class ClientConnection(asyncio.Protocol):
         self.counted = False
         self.closing = False
         self.closing_input = False  # a refusal waits its turn; nothing more is read
+        self.held = False  # its address was refused too often: nothing is read for a while
+        self.upgrading = False  # bytes wait in ``parked`` until web has answered the upgrade
+        self.parked = bytearray()
+        self.in_body = False
+        self.writable = asyncio.Event()
+        self.writable.set()
         self.request = _Request()
         self.head_bytes = 0
         self.in_head = False
@@ -125,6 +141,7 @@ class ClientConnection(asyncio.Protocol):
         self.task: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.tunnel: asyncio.StreamWriter | None = None
+        self.draining: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ connection
 
@@ -132,14 +149,14 @@ class ClientConnection(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)  # uvloop's is one, without subclassing
         self.transport = transport
         peer = transport.get_extra_info("peername")
-        self.ip = str(peer[0]) if peer else "?"
+        self.ip = _unmapped(str(peer[0])) if peer else "?"
         refusal = self.worker.admission.open_connection(self.ip)
         if refusal is not None:
-            self.worker.count(refusal)
+            self.worker.count(refusal, self.ip)
             transport.abort()  # before any byte: the cheapest refusal there is
             return
         self.counted = True
-        self._arm(self.limits.idle_ms, None)
+        self._rest()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -156,7 +173,10 @@ class ClientConnection(asyncio.Protocol):
         if self.closing or self.closing_input:
             return
         if self.tunnel is not None:
-            self.tunnel.write(data)
+            self._to_tunnel(data)
+            return
+        if self.held or self.upgrading:  # uvloop reads once more after a pause: keep it
+            self._park(data)
             return
         self.head_bytes += len(data)  # reset when headers end: this bounds what the parser holds
         try:
@@ -168,6 +188,31 @@ class ClientConnection(asyncio.Protocol):
             return
         if self.in_head and self.head_bytes > self.limits.max_header_bytes:
             self._headers_too_large()
+
+    def _park(self, data: bytes) -> None:
+        self.parked += data
+        if self.transport is not None:
+            self.transport.pause_reading()
+        if len(self.parked) > MAX_PARKED:
+            self._close()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
+    async def _drained(self) -> bool:
+        """Wait until the client has read what it was sent; a client that stops reading for
+        ``idle_ms`` is closed, so that it cannot make edge hold its answers."""
+        if self.writable.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self.writable.wait(), self.limits.idle_ms / 1000)
+        except TimeoutError:
+            self._close()
+            return False
+        return not self.closing
 
     def _headers_too_large(self) -> None:
         limit = self.limits.max_header_bytes
@@ -185,6 +230,34 @@ class ClientConnection(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
 
+    def _rest(self) -> None:
+        """Between requests: wait for the next (under its deadline if it has begun), unless
+        the address is held, when nothing is read until the hold ends."""
+        if self.in_head:  # the next request began while this one was answered
+            self._arm(self.limits.header_ms, Code.SlowHeaders)
+            return
+        if self.in_body:
+            self._arm(self.limits.body_ms, Code.SlowBody)
+            return
+        hold_ms = self.worker.admission.held_ms(self.ip, self.worker.clock_ms())
+        if not hold_ms or self.transport is None:
+            self._arm(self.limits.idle_ms, None)
+            return
+        self._disarm()
+        self.held = True
+        self.transport.pause_reading()
+        self.timer = asyncio.get_running_loop().call_later(hold_ms / 1000, self._release)
+
+    def _release(self) -> None:
+        self.timer = None
+        self.held = False
+        if self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+            self._rest()
+            parked, self.parked = bytes(self.parked), bytearray()
+            if parked:
+                self.data_received(parked)
+
     def _expired(self, code: Code | None) -> None:
         self.timer = None
         if code is None or self.transport is None:  # idle between requests: just close
@@ -196,9 +269,11 @@ class ClientConnection(asyncio.Protocol):
     # ------------------------------------------------------------ httptools callbacks
 
     def on_message_begin(self) -> None:
+        if self.closing or self.closing_input:
+            return
         self.request = _Request()
         self.in_head = True
-        if not self.ready and self.task is None:
+        if not self.ready and self.task is None and not self.held:
             self._arm(self.limits.header_ms, Code.SlowHeaders)
 
     def on_url(self, url: bytes) -> None:
@@ -206,12 +281,17 @@ class ClientConnection(asyncio.Protocol):
         self.request.head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.in_head:  # a chunked body's trailer: after admission, so never forwarded
+            return
         self.request.headers.append((name, value))
         self.request.head_size += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.head_bytes = 0
+        if self.closing or self.closing_input:
+            return
+        self.in_body = True
         request = self.request
         if request.head_size > self.limits.max_header_bytes:
             self._headers_too_large()
@@ -243,8 +323,9 @@ class ClientConnection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.head_bytes = 0
-        if self.closing or self.closing_input:
-            return
+        self.in_body = False
+        if self.closing or self.closing_input or self.parser.should_upgrade():
+            return  # an upgrade is taken up by data_received, once the parser stops
         request = self.request
         if request.refusal is not None:
             self._refuse_in_turn(request.refusal, close=not request.keep_alive)
@@ -262,7 +343,7 @@ class ClientConnection(asyncio.Protocol):
         if self.task is None and not self.ready:
             self._refusal(refusal, close)
             if not self.closing:
-                self._arm(self.limits.idle_ms, None)
+                self._rest()
             return
         request = self.request
         request.refusal = refusal
@@ -326,8 +407,10 @@ class ClientConnection(asyncio.Protocol):
     async def _serve(self) -> None:
         try:
             while self.ready and not self.closing:
+                if not await self._drained():
+                    return
                 request = self.ready.popleft()
-                if self.transport is not None and len(self.ready) < MAX_PIPELINED:
+                if self.transport and len(self.ready) < MAX_PIPELINED and not self.held:
                     self.transport.resume_reading()
                 await self._forward(request)
                 if not request.keep_alive:
@@ -335,12 +418,8 @@ class ClientConnection(asyncio.Protocol):
                     return
         finally:
             self.task = None
-        if self.closing:
-            return
-        if self.in_head:  # the next request began while this one was answered
-            self._arm(self.limits.header_ms, Code.SlowHeaders)
-        else:
-            self._arm(self.limits.idle_ms, None)
+        if not self.closing:
+            self._rest()
 
     async def _forward(self, request: _Request) -> None:
         worker = self.worker
@@ -388,47 +467,81 @@ class ClientConnection(asyncio.Protocol):
             self.worker.learned(learned)
 
     def _upgrade(self, rest: bytes) -> None:
+        """A WebSocket to the stream: rebuilt with edge's own ``Connection`` and ``Upgrade``
+        (a client's own could mean something else to web), relayed only once web said 101."""
         request = self.request
         path, _ = request.path_and_query
-        if (request.header("upgrade") or "").lower() != "websocket" or request.method != "GET":
-            self._refuse(Code.Malformed, "only WebSocket upgrades are relayed", close=True)
+        wants = (request.header("upgrade") or "").lower() == "websocket"
+        if not wants or request.method != "GET" or path != STREAM_PATH:
+            self._refuse(Code.Malformed, f"only WebSocket upgrades to {STREAM_PATH}", close=True)
             return
         verdict = self._admit(request)
         if isinstance(verdict, Refusal):
             self._refusal(verdict, close=True)
             return
         self._disarm()
+        self.upgrading = True
+        self.parked += rest
         lines = [b"GET " + bytes(request.url) + b" HTTP/1.1"]
-        skip = _DROPPED - {b"connection", b"upgrade"}
-        lines += [n + b": " + v for n, v in request.headers if n.lower() not in skip]
+        lines += [n + b": " + v for n, v in request.headers if n.lower() in _UPGRADE_KEEPS]
+        lines += [b"connection: Upgrade", b"upgrade: websocket"]
         lines.append(b"x-forwarded-for: " + self.ip.encode())
-        head = b"\r\n".join(lines) + b"\r\n\r\n" + rest
-        self.task = asyncio.get_running_loop().create_task(self._pipe(head, path))
+        head = b"\r\n".join(lines) + b"\r\n\r\n"
+        self.task = asyncio.get_running_loop().create_task(self._pipe(head))
 
-    async def _pipe(self, head: bytes, path: str) -> None:
+    async def _pipe(self, head: bytes) -> None:
         try:
             reader, writer = await self.worker.upstream.tunnel(head)
         except UpstreamError:
             refusal = Refusal(Code.WebUnavailable, "web did not answer", Lane.anonymous)
             self._refusal(refusal, close=True)
             return
-        self.tunnel = writer
         try:
+            answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            if self.transport is None or self.transport.is_closing():
+                return
+            self.transport.write(answer)
+            if not answer.startswith(b"HTTP/1.1 101 "):  # refused by web: its answer, then close
+                length = _content_length(answer)
+                self.transport.write(await asyncio.wait_for(reader.readexactly(length), 30))
+                return
+            self.tunnel, self.upgrading = writer, False
+            parked, self.parked = bytes(self.parked), bytearray()
+            self._to_tunnel(parked)
             while data := await reader.read(1 << 16):
-                if self.transport is None or self.transport.is_closing():
+                if self.transport.is_closing() or not await self._drained():
                     break
                 self.transport.write(data)
-        except OSError:
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
             writer.close()
             self._close()
 
+    def _to_tunnel(self, data: bytes) -> None:
+        """Client bytes to web; reading stops while web has not taken what it was sent."""
+        tunnel = self.tunnel
+        assert tunnel is not None
+        tunnel.write(data)
+        full = tunnel.transport.get_write_buffer_size() > MAX_PARKED
+        if full and self.transport is not None and self.draining is None:
+            self.transport.pause_reading()
+            self.draining = asyncio.get_running_loop().create_task(self._tunnel_drained(tunnel))
+
+    async def _tunnel_drained(self, tunnel: asyncio.StreamWriter) -> None:
+        try:
+            with contextlib.suppress(OSError):
+                await tunnel.drain()
+                if self.transport is not None and not self.closing:
+                    self.transport.resume_reading()
+        finally:
+            self.draining = None
+
     def _refuse(self, code: Code, message: str, close: bool) -> None:
         self._refuse_in_turn(Refusal(code, message, self.request.lane), close)
 
     def _refusal(self, refusal: Refusal, close: bool, request: _Request | None = None) -> None:
-        self.worker.count(refusal)
+        self.worker.count(refusal, self.ip)
         request = request or self.request
         path, _ = request.path_and_query
         # The mark tells a client (and bench/flood.py) that web never saw the request.
@@ -480,6 +593,19 @@ class ClientConnection(asyncio.Protocol):
         self._disarm()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.lower().split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name == b"content-length" and value.strip().isdigit():
+            return min(int(value), MAX_PARKED)
+    return 0
+
+
+def _unmapped(ip: str) -> str:
+    """An IPv4 peer of a dual-stack socket as the IPv4 address it is (``::ffff:a.b.c.d``)."""
+    return ip[7:] if ip.startswith("::ffff:") and "." in ip else ip
 
 
 def _bodiless(request: _Request) -> bool:

@@ -32,6 +32,10 @@ class UpstreamError(Exception):
     """Web did not answer, closed early, or answered with something that is not HTTP."""
 
 
+class _Stale(UpstreamError):
+    """A kept-alive connection web had closed: not a byte of an answer came on it."""
+
+
 @dataclass
 class Answer:
     status: int = 0
@@ -87,7 +91,7 @@ class Upstream:
             answer = await asyncio.wait_for(self._exchange(connection, head, body), self.timeout_s)
         except (UpstreamError, OSError, TimeoutError) as exc:
             connection.close()
-            if reused and not isinstance(exc, TimeoutError):
+            if reused and isinstance(exc, _Stale):
                 return await self.forward(head, body, reuse=False)
             raise UpstreamError(f"web did not answer: {exc}") from None
         if answer.complete and not _closes(answer) and len(self._idle) < KEEP_IDLE:
@@ -100,13 +104,17 @@ class Upstream:
         connection.writer.write(head + body)
         answer = Answer(limit=self.max_response)
         parser = httptools.HttpResponseParser(answer)
+        received = False
         while not answer.complete:
             data = await connection.reader.read(READ_CHUNK)
             if not data:
-                raise UpstreamError("web closed the connection before answering")
+                if not received:
+                    raise _Stale("web closed the connection before answering")
+                raise UpstreamError("web closed the connection while answering")
+            received = True
             try:
                 parser.feed_data(data)
-            except httptools.HttpParserError as exc:
+            except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
                 raise UpstreamError(f"web's answer is not HTTP: {exc}") from None
             if answer.too_large:
                 raise UpstreamError(f"web's answer is over {self.max_response} bytes")
