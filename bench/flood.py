@@ -395,7 +395,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--multiples", default="1,2,5,10,20")
     parser.add_argument("--kinds", default=",".join(KINDS))
-    parser.add_argument("--edge-workers", type=int, default=1)
+    parser.add_argument("--edge-workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--quick", action="store_true", help="a few levels, under 30 s in all")
     args = parser.parse_args()
     seconds = 1.0 if args.quick else args.seconds

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,9 +88,21 @@ class Tap:
                 s.close()
 
 
-def _edge_toml(directory: Path, listen: Address, web_port: int, extra: str = "") -> None:
+def _edge_toml(
+    directory: Path, listen: Address, web_port: int, extra: str = "", table: str = ""
+) -> None:
     web = parse_address(f"tcp://127.0.0.1:{web_port}")
-    (directory / "edge.toml").write_text(render_config(listen, web) + LIMITS + extra)
+    (directory / "edge.toml").write_text(render_config(listen, web) + table + LIMITS + extra)
+
+
+def _second_edge(site: LiveSite, tap: Tap, name: str, extra: str, table: str = "") -> Path:
+    """A directory for another edge in front of the tap, with the site's public file."""
+    directory = site.layout.root / name
+    directory.mkdir()
+    (directory / "site.toml").write_bytes((site.layout.edge / "site.toml").read_bytes())
+    listen = parse_address(f"tcp://127.0.0.1:{free_port()}")
+    _edge_toml(directory, listen, tap.port, extra, table)
+    return directory
 
 
 @pytest.fixture(scope="module")
@@ -108,20 +121,25 @@ def shielded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSit
     with running_site(root, prepare=prepare) as site:
         tap = taps[0]
         assert wait_until_listening(parse_address("tcp://" + site.edge.split("//")[1]), 60)
-        attack_dir = site.layout.root / "edge-attack"
-        attack_dir.mkdir()
-        (attack_dir / "site.toml").write_bytes((site.layout.edge / "site.toml").read_bytes())
-        port = free_port()
-        listen = parse_address(f"tcp://127.0.0.1:{port}")
-        held = 'attack = "on"\npow_start_bits = 8\npow_max_bits = 8\n'
-        _edge_toml(attack_dir, listen, tap.port, held)
-        attacked = spawn(["edge", "run", str(attack_dir)], attack_dir, attack_dir / "edge.log")
         try:
-            assert wait_until_listening(parse_address(f"tcp://127.0.0.1:{port}"), 60)
-            yield site, tap, f"http://127.0.0.1:{port}"
+            with _edge_running(_second_edge(site, tap, "edge-attack", HELD)) as attacked:
+                yield site, tap, attacked
         finally:
-            stop(attacked)
             tap.close()
+
+
+HELD = 'attack = "on"\npow_start_bits = 8\npow_max_bits = 8\n'
+
+
+@contextlib.contextmanager
+def _edge_running(directory: Path) -> Iterator[str]:
+    listen = load_config(directory / "edge.toml").listen
+    edge = spawn(["edge", "run", str(directory)], directory, directory / "edge.log")
+    try:
+        assert wait_until_listening(listen, 60)
+        yield f"http://{listen.host}:{listen.port}"
+    finally:
+        stop(edge)
 
 
 def _known(api: HttpApi) -> None:
@@ -296,18 +314,18 @@ def _ask(conn: socket.socket, data: bytes) -> tuple[int, float]:
 def test_an_address_refused_too_often_is_held_and_others_are_not(
     shielded: tuple[LiveSite, Tap, str],
 ) -> None:
-    """Past 20 refusals at once, nothing more is read from the address for a second, on any of
-    its connections; another address's signed requests pass meanwhile at their usual speed."""
+    """Past 4 refusals at once, nothing more is read from the address for 2 s, on any of its
+    connections; another address's signed requests pass meanwhile at their usual speed."""
     site, _, _ = shielded
     address = parse_address("tcp://" + site.edge.split("//")[1])
     bad = b"GET /api/v1/balances HTTP/1.1\r\nHost: x\r\nStockade-Signature: x\r\n\r\n"
     api = site.api("alice", through_edge=True)
     _known(api)
     with socket.create_connection((address.host, address.port), 10, ("127.0.0.9", 0)) as conn:
-        answers = [_ask(conn, bad) for _ in range(21)]
+        answers = [_ask(conn, bad) for _ in range(5)]
         assert {status for status, _ in answers} == {401}
         assert max(seconds for _, seconds in answers) < 0.5
-        # The 21st was one too many: this connection and a new one from the address wait.
+        # The 5th was one too many: this connection and a new one from the address wait.
         with socket.create_connection((address.host, address.port), 10, ("127.0.0.9", 0)) as new:
             waited: list[float] = []
             asking = [
@@ -368,6 +386,69 @@ def test_a_websocket_passes_edge_and_nothing_can_be_smuggled_in_an_upgrade_or_a_
     status, _, _ = _raw(site.edge, chunked)
     assert status in (400, 401, 422)  # web's answer to an empty log-in
     assert b"stockade-signature" not in bytes(tap.seen[before:]).lower()
+
+
+RULES = """
+rules:
+  - name: no-trades
+    match: {path: "/api/v1/trades*", method: [GET]}
+    action: deny
+  - name: markets-someday
+    match: {path: /api/v1/markets}
+    action: deny
+    dry_run: true
+"""
+
+
+def _metrics(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        text = answer.read().decode()
+    return {
+        name: float(value)
+        for name, _, value in (line.rpartition(" ") for line in text.splitlines())
+        if name and not name.startswith("#")
+    }
+
+
+def test_rules_act_count_and_reload_and_metrics_show_them_with_attack_mode(
+    shielded: tuple[LiveSite, Tap, str],
+) -> None:
+    site, tap, _ = shielded
+    port = free_port()
+    table = f'rules = "rules.yaml"\nmetrics = "tcp://127.0.0.1:{port}"\n'
+    ruled = _second_edge(site, tap, "edge-ruled", HELD, table)
+    (ruled / "rules.yaml").write_text(RULES)
+    metrics = f"http://127.0.0.1:{port}/metrics"
+    with _edge_running(ruled) as url:
+        before = tap.sent
+        status, headers, body = _raw(url, b"GET /api/v1/trades/BTC-USD HTTP/1.1\r\nHost: x\r\n\r\n")
+        error = json.loads(body)["error"]
+        assert (status, error["name"], error["lane"]) == (403, "RuleDenied", "anonymous")
+        assert "no-trades" in error["message"]
+        assert headers["stockade-refused-by"] == "edge"
+        assert tap.sent == before
+        with HttpApi(url, generate("anon"), site.site.core_key) as anonymous:
+            assert anonymous.public("/api/v1/markets")  # the dry run let it through
+
+        def counted() -> bool:
+            seen = _metrics(metrics)
+            return seen.get('stockade_edge_rule_matched_total{rule="markets-someday"}', 0) >= 1
+
+        wait_for(counted, 10, "the rule counts in the metrics")
+        seen = _metrics(metrics)
+        assert seen['stockade_edge_rule_acted_total{rule="no-trades"}'] == 1
+        assert seen['stockade_edge_rule_acted_total{rule="markets-someday"}'] == 0
+        assert seen['stockade_edge_refused_total{code="RuleDenied"}'] == 1
+        assert seen['stockade_edge_refused_total{code="ProofOfWorkRequired"}'] >= 1
+        assert (seen["stockade_edge_attack_mode"], seen["stockade_edge_pow_bits"]) == (1, 8)
+        assert seen["stockade_edge_forwarded_total"] >= 1
+        # A changed file is read again within a second or two; a broken one leaves the rules be.
+        (ruled / "rules.yaml").write_text("rules: [{name: trades-too, action: bogus}]\n")
+        wait_for(lambda: "the rules before stay" in (ruled / "edge.log").read_text(), 10, "")
+        trades = b"GET /api/v1/trades/BTC-USD HTTP/1.1\r\nHost: x\r\n\r\n"
+        assert _raw(url, trades)[0] == 403
+        (ruled / "rules.yaml").write_text("rules: []\n")
+        wait_for(lambda: _raw(url, trades)[0] != 403, 10, "the rules to be reloaded")
 
 
 def test_under_attack_anonymous_requests_solve_a_puzzle_and_signed_ones_never_do(

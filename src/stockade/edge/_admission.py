@@ -32,6 +32,7 @@ from typing import TypeVar
 
 from stockade.edge._config import Limits
 from stockade.edge._keys import KeySet
+from stockade.edge._rules import Action, Rule, RuleSet, Subject
 from stockade.keys import PublicKey
 from stockade.rates import Gcra
 from stockade.wire import (
@@ -75,6 +76,7 @@ class Code(IntEnum):
     Late = 8015
     WebUnavailable = 8016
     MalformedSignature = 8017  # a Stockade-* header is not in its form
+    RuleDenied = 8018  # an operator's rule (rules.yaml) refuses it
 
 
 #: Refusals for edge's own want of room, not the client's doing: they never get it held.
@@ -108,6 +110,7 @@ _STATUS = {
     Code.Late: 503,
     Code.WebUnavailable: 502,
     Code.MalformedSignature: 401,
+    Code.RuleDenied: 403,
 }
 
 
@@ -134,6 +137,7 @@ class Pending:
     nonce: bytes
     signature: bytes
     proven: bool  # the key signed a good request from this prefix before
+    lane: Lane = Lane.verified  # a rule may have put it in another
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +212,12 @@ class Admission:
         self.core_key = core_key
         self.seed_base = seed_base
         self.pressure = Pressure(limits)
+        self.rules = RuleSet()  # the operator's, replaced when the file changes
         self._connections: dict[str, int] = {}
         self._total = 0
         self._anonymous: Gcra[str] = Gcra(limits.rate("anonymous_per_ip"))
         self._signed_ip: Gcra[str] = Gcra(limits.rate("signed_per_ip"))
-        self._key: Gcra[tuple[bytes, str]] = Gcra(limits.rate("per_key"))
+        self._key: Gcra[bytes] = Gcra(limits.rate("per_key"))
         self._proven_key: Gcra[tuple[bytes, str]] = Gcra(limits.rate("per_proven_key"))
         self._proven: dict[tuple[bytes, str], int] = {}  # (key, prefix) -> until (ms)
         self._known: dict[str, int] = {}  # address -> until (ms)
@@ -257,6 +262,18 @@ class Admission:
             return
         _keep(self._held, ip, now_ms + self.limits.hold_ms)
 
+    def sweep(self, now_ms: int) -> None:
+        """Forget the holds that ended (once a second)."""
+        self._held = {ip: until for ip, until in self._held.items() if until > now_ms}
+
+    @property
+    def held_count(self) -> int:
+        return len(self._held)
+
+    @property
+    def connections(self) -> int:
+        return self._total
+
     def held_ms(self, ip: str, now_ms: int) -> int:
         """How long more nothing is read from ``ip`` (0: it is not held)."""
         return max(0, self._held.get(ip, 0) - now_ms)
@@ -264,7 +281,12 @@ class Admission:
     # ---------------------------------------------------------------- signed requests
 
     def signed_headers(
-        self, get: Callable[[str], str | None], ip: str, now_ms: int
+        self,
+        get: Callable[[str], str | None],
+        ip: str,
+        now_ms: int,
+        method: str = "GET",
+        path: str = "/",
     ) -> Refusal | Pending:
         """The checks made before the body is read: nothing here checks a signature."""
         lane = Lane.verified
@@ -275,6 +297,12 @@ class Admission:
         key = self.keys.get(raw)
         if key is None:
             return Refusal(Code.UnknownKey, "no live key has this id", lane, field="stockade-key")
+        rule = self.rules.first(Subject(method, path, ip, get, raw, lane.name), signed=True)
+        if rule is not None:
+            denied = _by_rule(rule, ip, now_ms, lane)
+            if denied is not None:
+                return denied
+            lane = Lane[rule.target] if rule.target is not None else lane
         if ts < now_ms - WINDOW_MS:
             return Refusal(Code.Expired, f"signed more than {WINDOW_MS} ms ago", lane)
         if ts > now_ms + WINDOW_MS:
@@ -285,12 +313,13 @@ class Admission:
             return Refusal(Code.RateLimited, "this address sends too much", lane, _wait_s(wait_us))
         pair = (raw, prefix_of(ip))
         proven = self._proven.get(pair, 0) > now_ms
-        # Per prefix both: bad signatures from elsewhere spend only elsewhere's budget, and
-        # what they cost edge is bounded by their addresses' rates and holds.
-        _, wait_us = (self._proven_key if proven else self._key).take(pair, now_us)
+        if proven:
+            _, wait_us = self._proven_key.take(pair, now_us)
+        else:  # one budget for everywhere else: it bounds the signatures a flood makes edge check
+            _, wait_us = self._key.take(raw, now_us)
         if wait_us:
             return Refusal(Code.RateLimited, "this key sends too much", lane, _wait_s(wait_us))
-        return Pending(key, ts, nonce, signature, proven)
+        return Pending(key, ts, nonce, signature, proven, lane)
 
     def signed_body(
         self, pending: Pending, request: HttpRequest, ip: str, now_ms: int
@@ -311,26 +340,49 @@ class Admission:
             return Refusal(Code.Replayed, "this nonce was used already", lane)
         except Overloaded:  # the replay cache is full: shed rather than forget nonces
             return Refusal(Code.Shed, "too many recent requests; retry shortly", lane)
+        self.prove(pending.key.raw, ip, now_ms)
+        return Admitted(pending.lane)
+
+    def prove(self, key: bytes, ip: str, now_ms: int) -> None:
+        """``key`` signed a good request from ``ip``, or was just made there (a log-in's session
+        key, an added key): its prefix gets the key's own budget, and the address is known."""
         until = now_ms + self.limits.known_s * 1000
-        _keep(self._proven, (pending.key.raw, prefix_of(ip)), until)
+        _keep(self._proven, (key, prefix_of(ip)), until)
         _keep(self._known, ip, until)
-        return Admitted(Lane.verified)
 
     # ---------------------------------------------------------------- everything else
 
-    def unsigned(self, ip: str, solution: PowSolution | None, now_ms: int) -> Refusal | Admitted:
-        """A request signed by no key: its address's rate, then, under attack, its puzzle."""
+    def unsigned(
+        self,
+        ip: str,
+        solution: PowSolution | None,
+        now_ms: int,
+        get: Callable[[str], str | None] = lambda _: None,
+        method: str = "GET",
+        path: str = "/",
+    ) -> Refusal | Admitted:
+        """A request signed by no key: the rules, its address's rate, then, in the anonymous
+        lane under attack (or if a rule says so), its puzzle."""
         known = self._known.get(ip, 0) > now_ms
         lane = Lane.known if known else Lane.anonymous
+        rule = self.rules.first(Subject(method, path, ip, get, None, lane.name), signed=False)
+        if rule is not None:
+            denied = _by_rule(rule, ip, now_ms, lane)
+            if denied is not None:
+                return denied
+            if rule.action is Action.allow:
+                return Admitted(lane)
+            lane = Lane[rule.target] if rule.target is not None else lane
         _, wait_us = self._anonymous.take(ip, now_ms * 1000)
         if wait_us:
             return Refusal(Code.RateLimited, "this address sends too much", lane, _wait_s(wait_us))
-        bits = self.pressure.bits
-        if known or not self.pressure.on:
+        challenged = rule is not None and rule.action is Action.challenge
+        if not challenged and (lane is not Lane.anonymous or not self.pressure.on):
             return Admitted(lane)
         until, effort = self._graced.get(ip, (0, 0))
-        if until > now_ms:  # solved a puzzle moments ago: still anonymous, by that effort
-            return Admitted(Lane.anonymous, effort)
+        if until > now_ms:  # solved a puzzle moments ago: no other yet, ranked by that effort
+            return Admitted(lane, effort)
+        bits = max(self.pressure.bits, self.limits.pow_start_bits)
         challenge = PowChallenge(self.seed(now_ms), bits)
         if solution is None:
             return Refusal(Code.ProofOfWorkRequired, "solve the puzzle", lane, challenge=challenge)
@@ -338,7 +390,7 @@ class Admission:
         if refusal is not None:
             return Refusal(Code.BadProofOfWork, refusal, lane, challenge=challenge)
         _keep(self._graced, ip, (now_ms + self.limits.pow_grace_s * 1000, solution.effort))
-        return Admitted(Lane.anonymous, solution.effort)
+        return Admitted(lane, solution.effort)
 
     def _check_solution(self, solution: PowSolution, bits: int, now_ms: int) -> str | None:
         if solution.seed not in (self.seed(now_ms), self.seed(now_ms - SEED_MS)):
@@ -360,6 +412,15 @@ class Admission:
 
     def is_known(self, ip: str, now_ms: int) -> bool:
         return self._known.get(ip, 0) > now_ms
+
+
+def _by_rule(rule: Rule, ip: str, now_ms: int, lane: Lane) -> Refusal | None:
+    """The refusal a deny or limit rule makes, if it makes one."""
+    if rule.action is Action.deny:
+        return Refusal(Code.RuleDenied, f"refused by rule {rule.name}", lane)
+    if rule.action is Action.limit and (wait_s := rule.over_limit(ip, now_ms)):
+        return Refusal(Code.RateLimited, f"over the limit of rule {rule.name}", lane, wait_s)
+    return None
 
 
 V = TypeVar("V")

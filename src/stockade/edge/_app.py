@@ -2,26 +2,34 @@
 process with its own event loop (uvloop) on the shared socket, its own admission state and its
 own follower of the log's keys. A key a worker learns from an answer it forwarded is passed to
 its siblings over a datagram socket pair made before they were forked.
+
+Once a second each worker reloads the rules file if it changed (a file that does not parse is
+reported and the rules before it kept) and takes a snapshot of its counts for the metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import uvloop
 
+from stockade.edge import _metrics
 from stockade.edge._admission import Admission
 from stockade.edge._config import EdgeConfig
 from stockade.edge._keys import KeyFollower, KeySet, KeyTail, Learned
 from stockade.edge._lanes import Lanes
+from stockade.edge._rules import RulesError, RuleSet, parse_rules
 from stockade.edge._server import ClientConnection, Worker
 from stockade.edge._upstream import Upstream
 
@@ -45,6 +53,34 @@ def bind(config: EdgeConfig) -> socket.socket:
     sock.listen(4096)
     sock.setblocking(False)
     return sock
+
+
+class RulesFile:
+    """The operator's rules file, read again whenever it changes."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.stamp: tuple[int, int, int] | None = None
+
+    def changed(self, report: Callable[[str], None]) -> RuleSet | None:
+        """The new rules if the file changed and parses, else None (the old ones stay)."""
+        if self.path is None:
+            return None
+        try:
+            stat = self.path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            if stamp == self.stamp:
+                return None
+            self.stamp = stamp
+            rules = parse_rules(self.path.read_bytes())
+        except OSError as exc:
+            report(f"rules: cannot read {self.path}: {exc.strerror}; the rules before stay")
+            return None
+        except RulesError as exc:
+            report(f"rules: {self.path}: {exc}; the rules before stay")
+            return None
+        report(f"rules: {len(rules.rules)} loaded from {self.path}")
+        return rules
 
 
 class Siblings:
@@ -79,8 +115,9 @@ async def serve_worker(
     seed_base: bytes,
     siblings: Siblings | None = None,
     report: Callable[[str], None] = _report,
+    post: Callable[[_metrics.Snapshot], None] | None = None,
 ) -> None:
-    """One worker, until cancelled."""
+    """One worker, until cancelled; ``post`` takes its snapshot every second."""
     keys = KeySet()
     relay = config.site.relay
     assert relay is not None  # load_config requires one
@@ -100,25 +137,40 @@ async def serve_worker(
     if siblings is not None:
         inbox = siblings.inbox()
         loop.add_reader(inbox.fileno(), _read_inbox, inbox, keys)
+    rules = RulesFile(config.rules)
+    _tick(worker, rules, report, post)
     server = await loop.create_server(lambda: ClientConnection(worker), sock=sock)
     try:
         while True:
             await asyncio.sleep(TICK_S)
-            _tick(admission, report)
+            _tick(worker, rules, report, post)
     finally:
         server.close()
         worker.upstream.close()
         follower.stop()
 
 
-def _tick(admission: Admission, report: Callable[[str], None]) -> None:
+def _tick(
+    worker: Worker,
+    rules: RulesFile,
+    report: Callable[[str], None],
+    post: Callable[[_metrics.Snapshot], None] | None,
+) -> None:
+    admission = worker.admission
     pressure = admission.pressure
     was_on = pressure.on
     shed = pressure.shed
-    pressure.tick(clock_ms())
+    now = clock_ms()
+    pressure.tick(now)
+    admission.sweep(now)
     if pressure.on != was_on:
         state = "on" if pressure.on else "off"
         report(f"attack mode {state} ({shed} shed in the last second; puzzle {pressure.bits} bits)")
+    new_rules = rules.changed(report)
+    if new_rules is not None:
+        admission.rules = new_rules
+    if post is not None:
+        post(_metrics.snapshot(worker))
 
 
 def _read_inbox(inbox: socket.socket, keys: KeySet) -> None:
@@ -133,7 +185,11 @@ def _read_inbox(inbox: socket.socket, keys: KeySet) -> None:
 
 
 def _run_worker(
-    config: EdgeConfig, sock: socket.socket, seed: bytes, siblings: Siblings | None
+    config: EdgeConfig,
+    sock: socket.socket,
+    seed: bytes,
+    siblings: Siblings | None,
+    post: Callable[[_metrics.Snapshot], None] | None,
 ) -> None:
     async def until_signalled() -> None:
         task = asyncio.current_task()
@@ -142,7 +198,7 @@ def _run_worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
-            await serve_worker(config, sock, seed, siblings)
+            await serve_worker(config, sock, seed, siblings, post=post)
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(until_signalled())
@@ -155,20 +211,30 @@ def main(config: EdgeConfig) -> None:
     # in advance, so that no one can solve tomorrow's puzzles today.
     seed = secrets.token_bytes(16)
     _report(f"listening on {config.listen}, shielding {config.web}, {config.workers} worker(s)")
+    board = _metrics.Board()
+    if config.metrics is not None:
+        _metrics.serve(config.metrics, board)
+        _report(f"metrics on {config.metrics}")
     if config.workers == 1:
-        _run_worker(config, sock, seed, None)
+        _run_worker(config, sock, seed, None, lambda shot: board.post(0, shot))
         return
     siblings = Siblings(config.workers)
+    inbox, outbox = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     children = []
     for index in range(config.workers):
         pid = os.fork()
         if pid == 0:
             siblings.become(index)
+            inbox.close()
+            outbox.setblocking(False)
             try:
-                _run_worker(config, sock, seed, siblings)
+                post = functools.partial(_metrics.send, outbox, index)
+                _run_worker(config, sock, seed, siblings, post)
             finally:
                 os._exit(0)
         children.append(pid)
+    outbox.close()
+    threading.Thread(target=_metrics.receive, args=(inbox, board), daemon=True).start()
     _wait_for(children)
 
 

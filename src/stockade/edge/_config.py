@@ -11,6 +11,7 @@ from typing import Literal
 import msgspec
 
 from stockade.client import SiteFile, SiteFileError, read_site_file
+from stockade.edge._rules import RulesError, parse_rules
 from stockade.rates import Rate
 from stockade.wire import Address, parse_address
 
@@ -42,8 +43,8 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     signed_per_ip: _Rate = _Rate(2_000, 4_000)  # before any signature is checked
     per_key: _Rate = _Rate(200, 400)  # a key from an address it has not yet signed from
     per_proven_key: _Rate = _Rate(400, 800)  # a key from an address it signed from before
-    refusals_per_ip: _Rate = _Rate(5, 20)  # past this, an address's connections are held
-    hold_ms: int = 1_000  # how long: nothing more is read from them meanwhile
+    refusals_per_ip: _Rate = _Rate(1, 4)  # past this, an address's connections are held
+    hold_ms: int = 2_000  # how long: nothing more is read from them meanwhile
     upstream: int = 16  # requests in flight to web at once: more wait here, in their lanes
     known_share: int = 50  # the percentage of them known addresses may hold
     anonymous_share: int = 25  # and anonymous requests
@@ -88,6 +89,8 @@ class _Table(msgspec.Struct, forbid_unknown_fields=True):
     listen: str
     web: str  # the web it shields
     workers: int = 1
+    rules: str | None = None  # the operator's rules file (YAML), reloaded when it changes
+    metrics: str | None = None  # where Prometheus scrapes edge: tcp://HOST:PORT
     limits: Limits = Limits()
 
 
@@ -103,6 +106,8 @@ class EdgeConfig:
     web: Address
     workers: int = 1
     limits: Limits = field(default_factory=Limits)
+    rules: Path | None = None
+    metrics: Address | None = None
 
     @property
     def log_file(self) -> Path:
@@ -115,17 +120,23 @@ def load_config(path: Path) -> EdgeConfig:
         table = msgspec.toml.decode(path.read_bytes(), type=_File).edge
         site = read_site_file(base / table.site)
         listen, web = parse_address(table.listen), parse_address(table.web)
+        metrics = parse_address(table.metrics) if table.metrics is not None else None
+        rules = base / table.rules if table.rules is not None else None
+        if rules is not None:
+            parse_rules(rules.read_bytes())  # a bad file stops edge at start, not at reload
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {exc.filename or path}: {exc.strerror}") from None
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError, SiteFileError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    if listen.scheme != "tcp" or web.scheme != "tcp":
+    except RulesError as exc:
+        raise ConfigError(f"{table.rules}: {exc}") from None
+    if any(a.scheme != "tcp" for a in (listen, web, *([metrics] if metrics else []))):
         raise ConfigError(f"{path}: edge listens on, and forwards to, tcp://HOST:PORT")
     if site.relay is None:
         raise ConfigError(f"{path}: the site file names no relay, whose log tells edge the keys")
     if not 1 <= table.workers <= 64:
         raise ConfigError(f"{path}: workers is 1 to 64")
-    return EdgeConfig(base, site, listen, web, table.workers, table.limits)
+    return EdgeConfig(base, site, listen, web, table.workers, table.limits, rules, metrics)
 
 
 def render_config(listen: Address, web: Address, workers: int = 1) -> str:

@@ -367,13 +367,15 @@ class ClientConnection(asyncio.Protocol):
 
     def _admit(self, request: _Request) -> Refusal | Admitted | Pending:
         admission, now = self.worker.admission, self.worker.clock_ms()
+        path, _ = request.path_and_query
+        method, get = request.method, request.header
         if request.signed:
-            verdict = admission.signed_headers(request.header, self.ip, now)
+            verdict = admission.signed_headers(get, self.ip, now, method, path)
             if isinstance(verdict, Pending):
                 request.pending = verdict
-                request.lane = Lane.verified
+                request.lane = verdict.lane
             return verdict
-        unsigned = admission.unsigned(self.ip, self._solution(request), now)
+        unsigned = admission.unsigned(self.ip, self._solution(request), now, get, method, path)
         if isinstance(unsigned, Admitted):
             request.lane, request.effort = unsigned.lane, unsigned.effort
         return unsigned
@@ -465,6 +467,8 @@ class ClientConnection(asyncio.Protocol):
         learned = _learned(request.method, path, bytes(request.body), request.pending)
         if learned is not None:
             self.worker.learned(learned)
+            if learned.added:  # made by this client, here: a flood on its id elsewhere spares it
+                self.worker.admission.prove(learned.key, self.ip, self.worker.clock_ms())
 
     def _upgrade(self, rest: bytes) -> None:
         """A WebSocket to the stream: rebuilt with edge's own ``Connection`` and ``Upgrade``
