@@ -127,12 +127,12 @@ async def _attack(
             try:
                 if kind == "slow":
                     await _dribble(writer, end)
+                elif kind == "pow":
+                    due = await _solve(reader, writer, pool, counts, due, interval, end)
                 else:
-                    due = await _flood(
-                        reader, writer, pool, kind == "pow", counts, due, interval, end
-                    )
-            except (OSError, asyncio.IncompleteReadError, TimeoutError):
-                pass
+                    due = await _flood(reader, writer, pool, counts, due, interval, end)
+            except (OSError, RuntimeError, asyncio.IncompleteReadError, TimeoutError):
+                pass  # RuntimeError: uvloop's, for a write to a connection edge closed
             finally:
                 writer.close()
 
@@ -153,35 +153,84 @@ async def _flood(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     pool: list[bytes],
-    solves: bool,
     counts: dict[str, int],
     due: float,
     interval: float,
     end: float,
 ) -> float:
+    """Requests on schedule whether answered or not (pipelined: a flood does not wait); only
+    the connection's own back-pressure slows them, once edge stops reading."""
+    answers = asyncio.ensure_future(_answers(reader, counts, end))
+    try:
+        while time.time() < end and not answers.done():
+            await asyncio.sleep(max(0.0, due - time.time()))
+            due += interval
+            writer.write(pool[counts["sent"] % len(pool)])
+            counts["sent"] += 1
+            await asyncio.wait_for(writer.drain(), max(0.01, end - time.time()))
+    finally:
+        answers.cancel()
+    return due
+
+
+async def _answers(reader: asyncio.StreamReader, counts: dict[str, int], end: float) -> None:
+    while time.time() < end:
+        lower = await _answer(reader)
+        if lower is None:
+            return
+        _count(lower, counts)
+        if b"connection: close" in lower:
+            return
+
+
+async def _answer(reader: asyncio.StreamReader) -> bytes | None:
+    """The next answer's head, lower-cased, once its body is read too; None at the end."""
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+    except (asyncio.IncompleteReadError, TimeoutError, OSError):
+        return None
+    lower = head.lower()
+    length = int(lower.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+    await asyncio.wait_for(reader.readexactly(length), 2)
+    return lower
+
+
+async def _solve(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    pool: list[bytes],
+    counts: dict[str, int],
+    due: float,
+    interval: float,
+    end: float,
+) -> float:
+    """A solver reads each answer, for the puzzle it may carry, before its next request."""
     solution = ""
     while time.time() < end:
         await asyncio.sleep(max(0.0, due - time.time()))
         due += interval
-        request = pool[counts["sent"] % len(pool)]
+        request = pool[0]
         if solution:
             request = request.replace(b"\r\n\r\n", f"\r\n{POW_HEADER}: {solution}\r\n\r\n".encode())
             solution = ""
         writer.write(request)
         counts["sent"] += 1
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
-        lower = head.lower()
-        length = int(lower.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
-        await asyncio.wait_for(reader.readexactly(length), 2)
-        counts["answered"] += 1
-        if REFUSED_BY not in lower:
-            counts["leaked"] += 1
-        if solves and POW_CHALLENGE_HEADER.encode() in lower:
+        lower = await _answer(reader)
+        if lower is None:
+            break
+        _count(lower, counts)
+        if POW_CHALLENGE_HEADER.encode() in lower:
             text = lower.split(POW_CHALLENGE_HEADER.encode() + b": ", 1)[1].split(b"\r\n")[0]
             solution = solve_pow(parse_pow_challenge(text.decode())).header()
         if b"connection: close" in lower:
             break
     return due
+
+
+def _count(lower: bytes, counts: dict[str, int]) -> None:
+    counts["answered"] += 1
+    if REFUSED_BY not in lower:
+        counts["leaked"] += 1
 
 
 def attacker(
@@ -197,6 +246,10 @@ def attacker(
     import resource
 
     import uvloop
+
+    # A real attack's CPU is on the attackers' machines: here they share ours, so they take
+    # only what the defended processes leave (the kernel scheduler's lowest priority).
+    os.nice(19)
 
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
@@ -301,6 +354,9 @@ def run_level(
         **_figures(result, due_count),
         "leaked_to_web": sum(c["leaked"] for c in counts),
         "attack_sent": sum(c["sent"] for c in counts),
+        # what the attackers managed, beside what they were to send (slow: connections held)
+        "attack_per_s": round(sum(c["sent"] for c in counts) / total_s),
+        "attack_due_per_s": round(multiple * (capacity if kind != "slow" else 20)),
         "attack_answered": sum(c["answered"] for c in counts),
         "legit_errors": result["errors"],
         "cpu_s": cpu,
@@ -395,7 +451,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--multiples", default="1,2,5,10,20")
     parser.add_argument("--kinds", default=",".join(KINDS))
-    parser.add_argument("--edge-workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--edge-workers", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="a few levels, under 30 s in all")
     args = parser.parse_args()
     seconds = 1.0 if args.quick else args.seconds

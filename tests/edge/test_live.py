@@ -307,7 +307,7 @@ def _ask(conn: socket.socket, data: bytes) -> tuple[int, float]:
     conn.sendall(data)
     answer = b""
     while not answer.endswith(b"}") and (chunk := conn.recv(65536)):
-        answer += chunk  # every refusal is one JSON object
+        answer += chunk  # every refusal is one JSON object, and nothing follows it
     return int(answer.split(b" ", 2)[1]), time.monotonic() - started
 
 
@@ -340,6 +340,13 @@ def test_an_address_refused_too_often_is_held_and_others_are_not(
             for thread in asking:
                 thread.join()
             assert min(waited) > 0.5
+    # A client that sends on while held is not read again: no answer, however long it waits.
+    with socket.create_connection((address.host, address.port), 10, ("127.0.0.10", 0)) as rude:
+        assert [_ask(rude, bad)[0] for _ in range(5)] == [401] * 5
+        rude.sendall(bad * 3)
+        rude.settimeout(3)
+        with pytest.raises(TimeoutError):
+            rude.recv(1)
     api.close()
 
 
@@ -417,6 +424,8 @@ def test_rules_act_count_and_reload_and_metrics_show_them_with_attack_mode(
     port = free_port()
     table = f'rules = "rules.yaml"\nmetrics = "tcp://127.0.0.1:{port}"\n'
     ruled = _second_edge(site, tap, "edge-ruled", HELD, table)
+    config = ruled / "edge.toml"  # two workers: the parent sums what each counted
+    config.write_text(config.read_text().replace("workers = 1", "workers = 2"))
     (ruled / "rules.yaml").write_text(RULES)
     metrics = f"http://127.0.0.1:{port}/metrics"
     with _edge_running(ruled) as url:

@@ -129,6 +129,7 @@ class ClientConnection(asyncio.Protocol):
         self.closing = False
         self.closing_input = False  # a refusal waits its turn; nothing more is read
         self.held = False  # its address was refused too often: nothing is read for a while
+        self.released = False  # a hold just ended: what comes first is looked at
         self.upgrading = False  # bytes wait in ``parked`` until web has answered the upgrade
         self.parked = bytearray()
         self.in_body = False
@@ -178,6 +179,11 @@ class ClientConnection(asyncio.Protocol):
         if self.held or self.upgrading:  # uvloop reads once more after a pause: keep it
             self._park(data)
             return
+        if self.released:
+            self.released = False
+            if data.count(b"\r\n\r\n") > 1:  # it sent on while told to wait
+                self._stall()
+                return
         self.head_bytes += len(data)  # reset when headers end: this bounds what the parser holds
         try:
             self.parser.feed_data(data)
@@ -188,6 +194,14 @@ class ClientConnection(asyncio.Protocol):
             return
         if self.in_head and self.head_bytes > self.limits.max_header_bytes:
             self._headers_too_large()
+
+    def _stall(self) -> None:
+        """Never read again, and closed once idle: answering what it piled up would cost edge
+        as much as if it had never been held."""
+        self.held = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+        self._arm(self.limits.idle_ms, None)
 
     def _park(self, data: bytes) -> None:
         self.parked += data
@@ -251,6 +265,7 @@ class ClientConnection(asyncio.Protocol):
     def _release(self) -> None:
         self.timer = None
         self.held = False
+        self.released = True
         if self.transport is not None and not self.closing:
             self.transport.resume_reading()
             self._rest()
