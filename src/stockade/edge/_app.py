@@ -212,10 +212,8 @@ def main(config: EdgeConfig) -> None:
     seed = secrets.token_bytes(16)
     _report(f"listening on {config.listen}, shielding {config.web}, {config.workers} worker(s)")
     board = _metrics.Board()
-    if config.metrics is not None:
-        _metrics.serve(config.metrics, board)
-        _report(f"metrics on {config.metrics}")
     if config.workers == 1:
+        _serve_metrics(config, board)
         _run_worker(config, sock, seed, None, lambda shot: board.post(0, shot))
         return
     siblings = Siblings(config.workers)
@@ -234,8 +232,16 @@ def main(config: EdgeConfig) -> None:
                 os._exit(0)
         children.append(pid)
     outbox.close()
+    # Threads only once every worker is forked: a fork copies no thread, but any lock it holds.
+    _serve_metrics(config, board)
     threading.Thread(target=_metrics.receive, args=(inbox, board), daemon=True).start()
     _wait_for(children)
+
+
+def _serve_metrics(config: EdgeConfig, board: _metrics.Board) -> None:
+    if config.metrics is not None:
+        _metrics.serve(config.metrics, board)
+        _report(f"metrics on {config.metrics}")
 
 
 def _wait_for(children: list[int]) -> None:
