@@ -106,7 +106,10 @@ class Upstream:
         parser = httptools.HttpResponseParser(answer)
         received = False
         while not answer.complete:
-            data = await connection.reader.read(READ_CHUNK)
+            try:
+                data = await connection.reader.read(READ_CHUNK)
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""  # a closed kept-alive connection may answer a write with a reset
             if not data:
                 if not received:
                     raise _Stale("web closed the connection before answering")
