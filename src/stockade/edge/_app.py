@@ -214,7 +214,8 @@ def main(config: EdgeConfig) -> None:
     board = _metrics.Board()
     if config.workers == 1:
         _serve_metrics(config, board)
-        _run_worker(config, sock, seed, None, lambda shot: board.post(0, shot))
+        post = None if config.metrics is None else functools.partial(board.post, 0)
+        _run_worker(config, sock, seed, None, post)
         return
     siblings = Siblings(config.workers)
     inbox, outbox = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -226,7 +227,8 @@ def main(config: EdgeConfig) -> None:
             inbox.close()
             outbox.setblocking(False)
             try:
-                post = functools.partial(_metrics.send, outbox, index)
+                sends = config.metrics is not None  # no one scrapes: nothing to post
+                post = functools.partial(_metrics.send, outbox, index) if sends else None
                 _run_worker(config, sock, seed, siblings, post)
             finally:
                 os._exit(0)

@@ -151,14 +151,14 @@ def _totals(samples: Samples) -> dict[tuple[str, ...], int]:
 
 
 def _counter(name: str, help_text: str, labels: list[str], samples: Samples) -> Metric:
-    family = CounterMetricFamily(name, help_text, labels=labels)
-    for values, total in _totals(samples).items():
-        family.add_metric(list(values), total)
-    return family
+    return _family(CounterMetricFamily(name, help_text, labels=labels), samples)
 
 
 def _gauge(name: str, help_text: str, labels: list[str], samples: Samples) -> Metric:
-    family = GaugeMetricFamily(name, help_text, labels=labels)
+    return _family(GaugeMetricFamily(name, help_text, labels=labels), samples)
+
+
+def _family(family: CounterMetricFamily | GaugeMetricFamily, samples: Samples) -> Metric:
     for values, total in _totals(samples).items():
         family.add_metric(list(values), total)
     return family
