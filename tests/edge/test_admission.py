@@ -22,18 +22,26 @@ from stockade.edge import (
     Pressure,
     Refusal,
 )
-from stockade.keys import generate
+from stockade.edge import _admission as admission_module
+from stockade.keys import PublicKey, generate
 from stockade.wire import (
     HEADERS,
+    TICKET_MS,
+    WINDOW_MS,
     HttpRequest,
     PowChallenge,
     PowFormatError,
     PowSolution,
+    Ticket,
+    TicketFormatError,
+    make_ticket,
     parse_pow_challenge,
     parse_pow_cookie,
     parse_pow_solution,
+    parse_ticket,
     sign_http,
     solve_pow,
+    verify_ticket,
 )
 
 NOW = 1_800_000_000_000
@@ -223,3 +231,71 @@ def test_an_address_refused_past_its_budget_is_held_and_edges_own_want_of_room_n
     assert admission.held_ms("10.0.0.1", NOW + 100) == 600
     assert admission.held_ms("10.0.0.1", NOW + 700) == 0
     assert admission.held_ms("10.0.0.2", NOW) == 0  # its neighbours are not held
+
+
+# ---------------------------------------------------------------- session tickets
+
+
+def test_a_ticket_puts_a_page_load_in_the_verified_lane_and_is_checked_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admission = _admission(attack="on")
+    checked: list[Ticket] = []
+    real = admission_module.verify_ticket
+
+    def counting(key: PublicKey, recipient: bytes, ticket: Ticket) -> bool:
+        checked.append(ticket)
+        return real(key, recipient, ticket)
+
+    monkeypatch.setattr(admission_module, "verify_ticket", counting)
+    ticket = make_ticket(USER.secret, CORE.public.raw, NOW - 1_000)
+    for _ in range(3):  # a page, its style and its script
+        assert admission.unsigned("10.0.0.1", None, NOW, ticket=ticket) == Admitted(Lane.verified)
+    assert checked == [ticket]
+    assert admission.is_known("10.0.0.1", NOW + 1)
+
+
+@pytest.mark.parametrize(
+    "ticket",
+    [
+        make_ticket(USER.secret, generate("elsewhere").public.raw, NOW),  # another site's
+        make_ticket(USER.secret, CORE.public.raw, NOW - TICKET_MS - 1),  # ended
+        make_ticket(USER.secret, CORE.public.raw, NOW + WINDOW_MS + 1),  # from the future
+        make_ticket(generate("stranger").secret, CORE.public.raw, NOW),  # no live key
+        Ticket(USER.public.raw, NOW, b"\x00" * 64),  # forged
+    ],
+    ids=["other-site", "ended", "future", "unknown-key", "forged"],
+)
+def test_a_bad_ticket_is_no_ticket(ticket: Ticket) -> None:
+    """Not a refusal (a stale cookie must not keep a browser from the page): the puzzle."""
+    admission = _admission(attack="on")
+    assert _code(admission.unsigned("10.0.0.1", None, NOW, ticket=ticket)) is (
+        Code.ProofOfWorkRequired
+    )
+    assert not admission.is_known("10.0.0.1", NOW + 1)
+
+
+def test_forged_tickets_on_a_live_key_cost_a_check_only_within_the_keys_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admission = _admission(attack="on", per_key={"per_s": 1, "burst": 5})
+    checks = []
+    monkeypatch.setattr(admission_module, "verify_ticket", lambda *a: checks.append(a) or False)
+    for n in range(50):
+        forged = Ticket(USER.public.raw, NOW - n, b"\x00" * 64)
+        assert isinstance(admission.unsigned(f"10.9.{n}.1", None, NOW, ticket=forged), Refusal)
+    assert len(checks) == 5
+
+
+@given(st.binary(min_size=32, max_size=32), st.integers(0, 10**15 - 1))
+def test_tickets_round_trip(key: bytes, ts: int) -> None:
+    ticket = make_ticket(USER.secret, key, ts)
+    assert parse_ticket(ticket.cookie()) == ticket
+    assert verify_ticket(USER.public, key, ticket)
+
+
+@given(st.text(max_size=300))
+def test_ticket_cookies_parse_or_are_refused_precisely(text: str) -> None:
+    with contextlib.suppress(TicketFormatError):
+        ticket = parse_ticket(text)
+        assert ticket.cookie() == text  # one spelling only

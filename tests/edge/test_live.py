@@ -8,6 +8,7 @@ A second edge, held in attack mode, shows the puzzle: asked of anonymous request
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import socket
@@ -18,33 +19,33 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httptools
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from websockets.sync.client import connect
 
 from stockade.client import ApiError, HttpApi
-from stockade.edge import load_config, render_config
+from stockade.edge import load_config
 from stockade.keys import generate, read_secret
 from stockade.site import SiteLayout, wait_until_listening
 from stockade.wire import (
+    HEADERS,
     POW_CHALLENGE_HEADER,
     POW_HEADER,
-    Address,
+    TICKET_COOKIE,
+    TICKET_MS,
     HttpRequest,
+    Ticket,
+    make_ticket,
     parse_address,
     parse_pow_challenge,
     sign_http,
     solve_pow,
 )
+from tests.edge.edges import edge_directory, edge_running, write_edge_toml
 from tests.live import LiveSite, running_site
-from tests.processes import free_port, spawn, stop, wait_for
-
-LIMITS = """
-[edge.limits]
-header_ms = 600
-body_ms = 600
-max_header_bytes = 4096
-max_body = 8192
-"""
+from tests.processes import free_port, wait_for
 
 
 class Tap:
@@ -55,6 +56,7 @@ class Tap:
         self.sent = 0
         self.seen = bytearray()  # what edge sent, as far as the first MiB
         self.sockets: list[socket.socket] = []
+        self.streams: list[bytearray] = []  # each connection's, as far as its first MiB
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -67,42 +69,29 @@ class Tap:
                 return
             upstream = socket.create_connection(self.target)
             self.sockets += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+            self.streams.append(stream := bytearray())
+            threading.Thread(
+                target=self._pipe, args=(client, upstream, stream), daemon=True
+            ).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, None), daemon=True).start()
 
     def close(self) -> None:
         for s in [self.server, *self.sockets]:
             s.close()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket, counted: bool) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, stream: bytearray | None) -> None:
         try:
             while data := source.recv(65536):
-                if counted:
+                if stream is not None:  # edge to web
                     self.sent += len(data)
                     self.seen += data[: max(0, (1 << 20) - len(self.seen))]
+                    stream += data[: max(0, (1 << 20) - len(stream))]
                 sink.sendall(data)
         except OSError:
             pass
         finally:
             for s in (source, sink):
                 s.close()
-
-
-def _edge_toml(
-    directory: Path, listen: Address, web_port: int, extra: str = "", table: str = ""
-) -> None:
-    web = parse_address(f"tcp://127.0.0.1:{web_port}")
-    (directory / "edge.toml").write_text(render_config(listen, web) + table + LIMITS + extra)
-
-
-def _second_edge(site: LiveSite, tap: Tap, name: str, extra: str, table: str = "") -> Path:
-    """A directory for another edge in front of the tap, with the site's public file."""
-    directory = site.layout.root / name
-    directory.mkdir()
-    (directory / "site.toml").write_bytes((site.layout.edge / "site.toml").read_bytes())
-    listen = parse_address(f"tcp://127.0.0.1:{free_port()}")
-    _edge_toml(directory, listen, tap.port, extra, table)
-    return directory
 
 
 @pytest.fixture(scope="module")
@@ -115,31 +104,20 @@ def shielded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSit
             (layout.web / "web.toml").read_text().split('listen = "')[1].split('"')[0]
         )
         taps.append(Tap((web.host, web.port)))
-        _edge_toml(layout.edge, load_config(layout.edge / "edge.toml").listen, taps[0].port)
+        write_edge_toml(layout.edge, load_config(layout.edge / "edge.toml").listen, taps[0].port)
 
     root = tmp_path_factory.mktemp("edge") / "site"
     with running_site(root, prepare=prepare) as site:
         tap = taps[0]
         assert wait_until_listening(parse_address("tcp://" + site.edge.split("//")[1]), 60)
         try:
-            with _edge_running(_second_edge(site, tap, "edge-attack", HELD)) as attacked:
+            with edge_running(edge_directory(site, tap.port, "edge-attack", HELD)) as attacked:
                 yield site, tap, attacked
         finally:
             tap.close()
 
 
 HELD = 'attack = "on"\npow_start_bits = 8\npow_max_bits = 8\n'
-
-
-@contextlib.contextmanager
-def _edge_running(directory: Path) -> Iterator[str]:
-    listen = load_config(directory / "edge.toml").listen
-    edge = spawn(["edge", "run", str(directory)], directory, directory / "edge.log")
-    try:
-        assert wait_until_listening(listen, 60)
-        yield f"http://{listen.host}:{listen.port}"
-    finally:
-        stop(edge)
 
 
 def _known(api: HttpApi) -> None:
@@ -159,12 +137,13 @@ def _known(api: HttpApi) -> None:
 
 
 def _raw(
-    url: str, data: bytes, pause: float = 0.0, more: bytes = b""
+    url: str, data: bytes, pause: float = 0.0, more: bytes = b"", source: str = ""
 ) -> tuple[int, dict[str, str], bytes]:
-    """Send ``data`` (then, after ``pause``, ``more``) on a fresh connection; the answer and
-    whether the edge closed the connection after it."""
+    """Send ``data`` (then, after ``pause``, ``more``) on a fresh connection from ``source``;
+    the answer's status, headers and body."""
     address = parse_address("tcp://" + url.split("//")[1])
-    with socket.create_connection((address.host, address.port), timeout=10) as conn:
+    where = (address.host, address.port)
+    with socket.create_connection(where, timeout=10, source_address=(source, 0)) as conn:
         conn.sendall(data)
         if pause:
             time.sleep(pause)
@@ -423,12 +402,12 @@ def test_rules_act_count_and_reload_and_metrics_show_them_with_attack_mode(
     site, tap, _ = shielded
     port = free_port()
     table = f'rules = "rules.yaml"\nmetrics = "tcp://127.0.0.1:{port}"\n'
-    ruled = _second_edge(site, tap, "edge-ruled", HELD, table)
+    ruled = edge_directory(site, tap.port, "edge-ruled", HELD, table)
     config = ruled / "edge.toml"  # two workers: the parent sums what each counted
     config.write_text(config.read_text().replace("workers = 1", "workers = 2"))
     (ruled / "rules.yaml").write_text(RULES)
     metrics = f"http://127.0.0.1:{port}/metrics"
-    with _edge_running(ruled) as url:
+    with edge_running(ruled) as url:
         before = tap.sent
         status, headers, body = _raw(url, b"GET /api/v1/trades/BTC-USD HTTP/1.1\r\nHost: x\r\n\r\n")
         error = json.loads(body)["error"]
@@ -492,6 +471,178 @@ def test_under_attack_anonymous_requests_solve_a_puzzle_and_signed_ones_never_do
     with HttpApi(attacked, identity, site.site.core_key) as signed:
         _known(signed)
         assert signed.balances()["USD"][0] > 0
+
+
+def test_a_browser_session_ticket_takes_page_loads_past_the_puzzle(
+    shielded: tuple[LiveSite, Tap, str],
+) -> None:
+    """From an address edge does not know, under attack: a page load with a good ticket of a
+    live key is served; a forged, stale, future or unknown key's ticket is no ticket."""
+    site, tap, attacked = shielded
+    identity = read_secret(site.layout.client_key("carol"))
+    with HttpApi(attacked, identity, site.site.core_key) as signed:
+        _known(signed)  # carol's key is live at this edge
+    now = int(time.time() * 1000)
+
+    def load(ticket: Ticket | None) -> int:
+        cookie = f"Cookie: other=1; {TICKET_COOKIE}={ticket.cookie()}\r\n" if ticket else ""
+        ask = f"GET /markets/BTC-USD HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n{cookie}\r\n"
+        return _raw(attacked, ask.encode(), source="127.0.0.11")[0]
+
+    good = make_ticket(identity.secret, site.site.core_key, now)
+    forged = Ticket(good.key, good.ts, bytes([good.signature[0] ^ 1]) + good.signature[1:])
+    other_site = make_ticket(identity.secret, bytes(32), now)
+    stale = make_ticket(identity.secret, site.site.core_key, now - TICKET_MS - 1_000)
+    ahead = make_ticket(identity.secret, site.site.core_key, now + 60_000)
+    unknown = make_ticket(generate("nobody").secret, site.site.core_key, now)
+    before = tap.sent
+    assert [load(t) for t in (None, forged, other_site, stale, ahead, unknown)] == [429] * 6
+    assert tap.sent == before
+    assert load(good) == 200
+    assert tap.sent > before
+
+
+# ---------------------------------------------------------------- fuzzing the HTTP front
+
+_NAMES = [
+    *(name.encode() for name in HEADERS),
+    *(b"host", b"content-length", b"transfer-encoding", b"connection", b"upgrade", b"te"),
+    *(b"expect", b"cookie", b"accept", b"x-forwarded-for", b"stockade-pow", b"trailer"),
+]
+_VALUES = [
+    *(b"0", b"5", b"-1", b"99999999999", b"chunked", b"chunked, identity", b"keep-alive"),
+    *(b"close", b"Upgrade", b"websocket", b"100-continue", b"text/html", b"6.6.6.6", b"KEY"),
+    *(b"stockade-ticket=KEY.1.x", b"stockade-pow=00.00", b"0" * 32, b"A" * 88),
+]
+
+
+def _mostly(valid: list[bytes], garbage: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    """One of ``valid`` nine times in ten, else ``garbage``: enough well-formed requests get
+    past the parser to test what comes after it."""
+    return st.integers(0, 9).flatmap(lambda n: garbage if n == 0 else st.sampled_from(valid))
+
+
+def _request(
+    method: bytes,
+    target: bytes,
+    version: bytes,
+    headers: list[tuple[bytes, bytes]],
+    end: bytes,
+    body: bytes,
+) -> bytes:
+    head = [method + b" " + target + b" " + version, *(n + b": " + v for n, v in headers)]
+    return end.join(head) + end + end + body
+
+
+_TARGETS = [
+    *(b"/", b"/api/v1/markets", b"/api/v1/time", b"/api/v1/stream", b"/api/v1/orders"),
+    *(b"/api/v1/balances", b"/markets/BTC-USD", b"/.well-known/stockade-pow.js", b"*"),
+]
+_REQUESTS = st.builds(
+    _request,
+    _mostly([b"GET", b"POST", b"PATCH", b"DELETE", b"PUT", b"CONNECT"], st.binary(max_size=8)),
+    _mostly(_TARGETS, st.binary(max_size=30)),
+    _mostly([b"HTTP/1.1", b"HTTP/1.0"], st.binary(max_size=10)),
+    st.lists(
+        st.tuples(
+            _mostly(_NAMES, st.binary(max_size=12)), _mostly(_VALUES, st.binary(max_size=40))
+        ),
+        max_size=8,
+    ),
+    _mostly([b"\r\n"], st.sampled_from([b"\n", b"\r", b"\r\r\n"])),
+    st.binary(max_size=100),
+)
+_SOURCES = itertools.count()
+
+
+class _Messages:
+    """httptools callbacks that keep each whole message's status, headers and body."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[list[tuple[bytes, bytes]], bytes]] = []
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = b""
+
+    def on_message_begin(self) -> None:
+        self.headers, self.body = [], b""
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+
+    def on_message_complete(self) -> None:
+        self.done.append((self.headers, self.body))
+
+
+def _exchange(url: str, data: bytes, source: str) -> bytes:
+    """``data`` on a fresh connection that then half-closes; all edge answered."""
+    address = parse_address("tcp://" + url.split("//")[1])
+    with socket.create_connection((address.host, address.port), 10, (source, 0)) as conn:
+        answer = b""
+        with contextlib.suppress(OSError):  # edge may close on us early
+            conn.sendall(data)
+            conn.shutdown(socket.SHUT_WR)
+            while chunk := conn.recv(65536):
+                answer += chunk
+    return answer
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    _mostly([b""], st.binary(max_size=400)).flatmap(
+        lambda junk: (
+            st.just(junk) if junk else st.lists(_REQUESTS, min_size=1, max_size=3).map(b"".join)
+        )
+    )
+)
+def test_fuzzed_bytes_get_well_formed_answers_and_nothing_unchecked_reaches_web(
+    shielded: tuple[LiveSite, Tap, str], data: bytes
+) -> None:
+    """Whatever a client sends: every answer is whole HTTP/1.1, edge's own refusals are JSON
+    with a code of edge's range, and what edge forwards is well framed, says where it came
+    from, carries no transfer coding and no signature header (none of these can verify)."""
+    site, tap, _ = shielded
+    key = read_secret(site.layout.client_key("carol")).public.hex().encode()
+    marks = [len(stream) for stream in tap.streams]
+    n = next(_SOURCES)
+    source = f"127.1.{n // 200}.{n % 200 + 1}"
+    answer = _exchange(site.edge, data.replace(b"KEY", key), source)
+
+    answers = _Messages()
+    with contextlib.suppress(httptools.HttpParserUpgrade):  # a stream opened: it is not HTTP on
+        httptools.HttpResponseParser(answers).feed_data(answer)  # raises if it is not HTTP
+    said = []
+    for headers, body in answers.done:
+        if (b"stockade-refused-by", b"edge") in headers:
+            error = json.loads(body)["error"]
+            assert 8000 <= error["code"] <= 8999, error
+            assert (b"content-type", b"application/json") in headers
+            said.append(error["name"])
+        else:
+            said.append("web")
+    event(f"the first answer: {(said or ['none'])[0]}")
+    time.sleep(0.05)  # what edge forwarded has crossed the tap
+    marks += [0] * (len(tap.streams) - len(marks))  # connections edge opened meanwhile
+    for stream, mark in zip(list(tap.streams), marks, strict=False):
+        forwarded = _Messages()
+        with contextlib.suppress(httptools.HttpParserUpgrade):
+            httptools.HttpRequestParser(forwarded).feed_data(bytes(stream[mark:]))
+        for headers, _ in forwarded.done:
+            names = [name for name, _ in headers]
+            assert names.count(b"x-forwarded-for") == 1
+            assert dict(headers)[b"x-forwarded-for"] == source.encode()
+            assert b"transfer-encoding" not in names
+            assert names.count(b"content-length") <= 1
+            assert not {b"stockade-signature", b"stockade-key"} & set(names)
+
+
+def test_edge_still_serves_after_the_fuzzing(shielded: tuple[LiveSite, Tap, str]) -> None:
+    site, _, _ = shielded
+    with site.api("carol", through_edge=True) as api:
+        _known(api)
+        assert api.balances()["USD"][0] > 0
 
 
 def test_breach_edge_holds_no_secret(shielded: tuple[LiveSite, Tap, str]) -> None:

@@ -6,8 +6,9 @@ signatures on a real key id costs a dictionary lookup and a counter, not a signa
     signature headers -> the key is live -> timestamp window -> per-address, then per-key rate
     -> (the server reads the body under its deadline) -> Ed25519 signature -> nonce not seen
 
-and then waits in the verified lane. Every other request is anonymous, unless its address
-signed a good request lately: then it is known. Under attack an anonymous request must carry a
+and then waits in the verified lane. So does a browser's page load with a good session ticket
+(``wire._ticket``: the same checks up to the rates, then its signature, once). Every other
+request is anonymous, unless its address signed a good request lately: then it is known. Under attack an anonymous request must carry a
 solved puzzle (``wire._pow``), whose effort orders the queue; a solution spares its address more
 puzzles for ``pow_grace_s``, in the anonymous lane still, ranked by the effort it showed.
 
@@ -37,6 +38,7 @@ from stockade.keys import PublicKey
 from stockade.rates import Gcra
 from stockade.wire import (
     MAX_HTTP_BODY,
+    TICKET_MS,
     WINDOW_MS,
     HttpRequest,
     Malformed,
@@ -45,8 +47,10 @@ from stockade.wire import (
     PowSolution,
     ReplayCache,
     Replayed,
+    Ticket,
     signature_headers,
     verify_http,
+    verify_ticket,
 )
 
 #: How long a puzzle seed is current; the one before it is still accepted.
@@ -226,6 +230,7 @@ class Admission:
         self._solved: dict[bytes, set[bytes]] = {}  # seed -> nonces already spent
         self._refusals: Gcra[str] = Gcra(limits.rate("refusals_per_ip"))
         self._held: dict[str, int] = {}  # address -> until (ms)
+        self._tickets: dict[tuple[bytes, int], bytes] = {}  # (key, ts) -> a good signature
 
     # ---------------------------------------------------------------- connections
 
@@ -307,19 +312,43 @@ class Admission:
             return Refusal(Code.Expired, f"signed more than {WINDOW_MS} ms ago", lane)
         if ts > now_ms + WINDOW_MS:
             return Refusal(Code.FromTheFuture, f"signed over {WINDOW_MS} ms ahead", lane)
+        over = self._over_rate(raw, ip, now_ms)
+        if over is not None:
+            what, wait_us = over
+            return Refusal(Code.RateLimited, f"this {what} sends too much", lane, _wait_s(wait_us))
+        return Pending(key, ts, nonce, signature, self._is_proven(raw, ip, now_ms), lane)
+
+    def _is_proven(self, raw: bytes, ip: str, now_ms: int) -> bool:
+        return self._proven.get((raw, prefix_of(ip)), 0) > now_ms
+
+    def _over_rate(self, raw: bytes, ip: str, now_ms: int) -> tuple[str, int] | None:
+        """The rates a key's request takes before its signature is checked: what is over its
+        rate ("address" or "key"), and for how long (us); None if neither is."""
         now_us = now_ms * 1000
         _, wait_us = self._signed_ip.take(ip, now_us)
         if wait_us:
-            return Refusal(Code.RateLimited, "this address sends too much", lane, _wait_s(wait_us))
-        pair = (raw, prefix_of(ip))
-        proven = self._proven.get(pair, 0) > now_ms
-        if proven:
-            _, wait_us = self._proven_key.take(pair, now_us)
+            return "address", wait_us
+        if self._is_proven(raw, ip, now_ms):
+            _, wait_us = self._proven_key.take((raw, prefix_of(ip)), now_us)
         else:  # one budget for everywhere else: it bounds the signatures a flood makes edge check
             _, wait_us = self._key.take(raw, now_us)
-        if wait_us:
-            return Refusal(Code.RateLimited, "this key sends too much", lane, _wait_s(wait_us))
-        return Pending(key, ts, nonce, signature, proven, lane)
+        return ("key", wait_us) if wait_us else None
+
+    def ticketed(self, ticket: Ticket, ip: str, now_ms: int) -> bool:
+        """Whether a browser's session ticket puts its request in the verified lane: a live
+        key, a current ticket, within the key's rates (taken before the signature is checked,
+        as for a signed request), and a good signature, checked once per worker."""
+        key = self.keys.get(ticket.key)
+        if key is None or not now_ms - TICKET_MS <= ticket.ts <= now_ms + WINDOW_MS:
+            return False
+        if self._over_rate(ticket.key, ip, now_ms) is not None:
+            return False
+        if self._tickets.get((ticket.key, ticket.ts)) != ticket.signature:
+            if not verify_ticket(key, self.core_key, ticket):
+                return False
+            _keep(self._tickets, (ticket.key, ticket.ts), ticket.signature)
+        self.prove(ticket.key, ip, now_ms)
+        return True
 
     def signed_body(
         self, pending: Pending, request: HttpRequest, ip: str, now_ms: int
@@ -360,12 +389,18 @@ class Admission:
         get: Callable[[str], str | None] = lambda _: None,
         method: str = "GET",
         path: str = "/",
+        ticket: Ticket | None = None,
     ) -> Refusal | Admitted:
-        """A request signed by no key: the rules, its address's rate, then, in the anonymous
-        lane under attack (or if a rule says so), its puzzle."""
-        known = self._known.get(ip, 0) > now_ms
-        lane = Lane.known if known else Lane.anonymous
-        rule = self.rules.first(Subject(method, path, ip, get, None, lane.name), signed=False)
+        """A request signed by no key: its session ticket if it has a good one, the rules,
+        then (without a ticket) its address's rate and, in the anonymous lane under attack
+        or if a rule says so, its puzzle."""
+        ticketed = ticket is not None and self.ticketed(ticket, ip, now_ms)
+        if ticketed:
+            lane = Lane.verified
+        else:
+            lane = Lane.known if self.is_known(ip, now_ms) else Lane.anonymous
+        key = ticket.key if ticket is not None and ticketed else None
+        rule = self.rules.first(Subject(method, path, ip, get, key, lane.name), signed=ticketed)
         if rule is not None:
             denied = _by_rule(rule, ip, now_ms, lane)
             if denied is not None:
@@ -373,6 +408,8 @@ class Admission:
             if rule.action is Action.allow:
                 return Admitted(lane)
             lane = Lane[rule.target] if rule.target is not None else lane
+        if ticketed:  # its key's rates were taken, as for a signed request
+            return Admitted(lane)
         _, wait_us = self._anonymous.take(ip, now_ms * 1000)
         if wait_us:
             return Refusal(Code.RateLimited, "this address sends too much", lane, _wait_s(wait_us))

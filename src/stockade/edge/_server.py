@@ -31,12 +31,16 @@ from stockade.wire import (
     MAX_HTTP_BODY,
     POW_COOKIE,
     POW_HEADER,
+    TICKET_COOKIE,
     HttpMethod,
     HttpRequest,
     PowFormatError,
     PowSolution,
+    Ticket,
+    TicketFormatError,
     parse_pow_cookie,
     parse_pow_solution,
+    parse_ticket,
 )
 from stockade.wire._http import MAX_PATH, MAX_QUERY
 
@@ -133,6 +137,7 @@ class ClientConnection(asyncio.Protocol):
         self.upgrading = False  # bytes wait in ``parked`` until web has answered the upgrade
         self.parked = bytearray()
         self.in_body = False
+        self.input_ended = False
         self.writable = asyncio.Event()
         self.writable.set()
         self.request = _Request()
@@ -169,6 +174,11 @@ class ClientConnection(asyncio.Protocol):
             self.task.cancel()
         if self.tunnel is not None:
             self.tunnel.close()
+
+    def eof_received(self) -> bool:
+        """The client sent all it will: what it is owed is still written, then it is closed."""
+        self.input_ended = True
+        return self.task is not None or bool(self.ready)  # False: closed at once
 
     def data_received(self, data: bytes) -> None:
         if self.closing or self.closing_input:
@@ -247,6 +257,9 @@ class ClientConnection(asyncio.Protocol):
     def _rest(self) -> None:
         """Between requests: wait for the next (under its deadline if it has begun), unless
         the address is held, when nothing is read until the hold ends."""
+        if self.input_ended:  # nothing more can come
+            self._close()
+            return
         if self.in_head:  # the next request began while this one was answered
             self._arm(self.limits.header_ms, Code.SlowHeaders)
             return
@@ -384,29 +397,20 @@ class ClientConnection(asyncio.Protocol):
         admission, now = self.worker.admission, self.worker.clock_ms()
         path, _ = request.path_and_query
         method, get = request.method, request.header
+        if path == POW_SCRIPT_PATH and not request.signed:
+            return Admitted(Lane.anonymous)  # edge's own puzzle solver, which _forward serves
         if request.signed:
             verdict = admission.signed_headers(get, self.ip, now, method, path)
             if isinstance(verdict, Pending):
                 request.pending = verdict
                 request.lane = verdict.lane
             return verdict
-        unsigned = admission.unsigned(self.ip, self._solution(request), now, get, method, path)
+        cookies = _cookies(request.header("cookie"))
+        solution, ticket = _solution(request, cookies), _ticket(cookies)
+        unsigned = admission.unsigned(self.ip, solution, now, get, method, path, ticket)
         if isinstance(unsigned, Admitted):
             request.lane, request.effort = unsigned.lane, unsigned.effort
         return unsigned
-
-    def _solution(self, request: _Request) -> PowSolution | None:
-        try:
-            header = request.header(POW_HEADER)
-            if header is not None:
-                return parse_pow_solution(header)
-            for part in (request.header("cookie") or "").split(";"):
-                name, _, value = part.strip().partition("=")
-                if name == POW_COOKIE:
-                    return parse_pow_cookie(value)
-        except PowFormatError:
-            return None
-        return None
 
     def _verify(self, request: _Request, pending: Pending) -> Refusal | Admitted:
         path, query = request.path_and_query
@@ -637,6 +641,37 @@ def _reason(status: int) -> bytes:
         return HTTPStatus(status).phrase.encode()
     except ValueError:
         return b""
+
+
+def _cookies(header: str | None) -> dict[str, str]:
+    """Edge's own cookies of a ``Cookie`` header (any other is web's business)."""
+    found = {}
+    for part in (header or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name in (POW_COOKIE, TICKET_COOKIE):
+            found[name] = value
+    return found
+
+
+def _solution(request: _Request, cookies: dict[str, str]) -> PowSolution | None:
+    try:
+        header = request.header(POW_HEADER)
+        if header is not None:
+            return parse_pow_solution(header)
+        cookie = cookies.get(POW_COOKIE)
+        return parse_pow_cookie(cookie) if cookie is not None else None
+    except PowFormatError:
+        return None
+
+
+def _ticket(cookies: dict[str, str]) -> Ticket | None:
+    """A session ticket; one that is not in its form is no ticket (a stale cookie must not
+    keep its browser from the page)."""
+    try:
+        text = cookies.get(TICKET_COOKIE)
+        return parse_ticket(text) if text is not None else None
+    except TicketFormatError:
+        return None
 
 
 def _wants_page(request: _Request, path: str) -> bool:

@@ -196,6 +196,17 @@ from stockade.wire._pow import (
     solve_pow,
 )
 from stockade.wire._replay import MAX_REMEMBERED, ReplayCache
+from stockade.wire._ticket import (
+    TICKET_COOKIE,
+    TICKET_DOMAIN,
+    TICKET_MS,
+    Ticket,
+    TicketFormatError,
+    make_ticket,
+    parse_ticket,
+    ticket_message,
+    verify_ticket,
+)
 
 __all__ = [
     "API_PREFIX",
@@ -225,6 +236,9 @@ __all__ = [
     "POW_SEED_SIZE",
     "SIGNED_REPLY",
     "STREAM_AUTH_DOMAIN",
+    "TICKET_COOKIE",
+    "TICKET_DOMAIN",
+    "TICKET_MS",
     "UNADDRESSED",
     "VERSION",
     "WINDOW_MS",
@@ -341,6 +355,8 @@ __all__ = [
     "StatusRequest",
     "StreamGrant",
     "StreamGrantRequest",
+    "Ticket",
+    "TicketFormatError",
     "TileReply",
     "TileRequest",
     "TotpBody",
@@ -368,15 +384,19 @@ __all__ = [
     "from_b64url",
     "grant_bytes",
     "http_envelope",
+    "make_ticket",
     "message_of",
     "parse_address",
     "parse_pow_challenge",
     "parse_pow_cookie",
     "parse_pow_solution",
+    "parse_ticket",
     "seal",
     "sign_http",
     "signature_headers",
     "solve_pow",
+    "ticket_message",
     "to_b64url",
     "verify_http",
+    "verify_ticket",
 ]

@@ -109,6 +109,29 @@ async function signedFetch(method, path, query = "", body = null) {
   return { ok: response.ok, status: response.status, value: await response.json() };
 }
 
+// ---------------------------------------------------------------- the session ticket
+
+// Under a flood, edge admits page loads that carry a ticket signed by a live session key with
+// the signed requests (docs/edge.md, "Session tickets"). It authorizes nothing: every private
+// request is still signed on its own.
+const TICKET_DOMAIN = "stockade/ticket/v1\u0000";
+const TICKET_MS = 600000;
+
+async function keepTicket(session) {
+  const ts = await serverNow();
+  const current = /(?:^|; )stockade-ticket=([0-9a-f]{64})\.(\d+)\./.exec(document.cookie);
+  if (current && current[1] === session.public_hex && ts - Number(current[2]) < TICKET_MS / 2) return;
+  const message = encoder.encode(TICKET_DOMAIN + coreKey() + "\n" + String(ts));
+  const signature = await crypto.subtle.sign("Ed25519", session.privateKey, message);
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `stockade-ticket=${session.public_hex}.${ts}.${toBase64url(signature)}` +
+    `; Path=/; Max-Age=${TICKET_MS / 1000}; SameSite=Strict${secure}`;
+}
+
+function dropTicket() {
+  document.cookie = "stockade-ticket=; Path=/; Max-Age=0; SameSite=Strict";
+}
+
 async function postJson(path, body) {
   const response = await fetch(path, {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
@@ -135,6 +158,7 @@ async function showWho() {
   document.getElementById("logout").addEventListener("click", async () => {
     try { await signedFetch("POST", "/api/v1/auth/logout"); } finally {
       await sessionStore("delete", "current");
+      dropTicket();
       location.assign("/");
     }
   });
@@ -957,6 +981,12 @@ async function initLogEntry() {
 
 document.addEventListener("DOMContentLoaded", async () => {
   const session = await showWho();
+  if (session) {
+    await keepTicket(session).catch(() => {});  // without one, a flood asks this page for work
+    setInterval(() => keepTicket(session).catch(() => {}), TICKET_MS / 4);
+  } else {
+    dropTicket();
+  }
   const page = document.body.dataset.page;
   if (page === "login" || page === "signup") initAuth();
   if (page === "market") initMarket(session);
