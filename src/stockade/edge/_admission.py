@@ -8,9 +8,10 @@ signatures on a real key id costs a dictionary lookup and a counter, not a signa
 
 and then waits in the verified lane. So does a browser's page load with a good session ticket
 (``wire._ticket``: the same checks up to the rates, then its signature, once). Every other
-request is anonymous, unless its address signed a good request lately: then it is known. Under attack an anonymous request must carry a
-solved puzzle (``wire._pow``), whose effort orders the queue; a solution spares its address more
-puzzles for ``pow_grace_s``, in the anonymous lane still, ranked by the effort it showed.
+request is anonymous, unless its address signed a good request lately: then it is known. Under
+attack an anonymous request must carry a solved puzzle (``wire._pow``), whose effort orders the
+queue; a solution spares its address more puzzles for ``pow_grace_s``, in the anonymous lane
+still, ranked by the effort it showed.
 
 An address refused more often than ``refusals_per_ip`` is *held* for ``hold_ms``: the server reads
 nothing more from its connections meanwhile, so a flood that only earns refusals costs edge a
