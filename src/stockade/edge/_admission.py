@@ -395,13 +395,13 @@ class Admission:
         """A request signed by no key: its session ticket if it has a good one, the rules,
         then (without a ticket) its address's rate and, in the anonymous lane under attack
         or if a rule says so, its puzzle."""
-        ticketed = ticket is not None and self.ticketed(ticket, ip, now_ms)
-        if ticketed:
+        key = ticket.key if ticket is not None and self.ticketed(ticket, ip, now_ms) else None
+        if key is not None:
             lane = Lane.verified
         else:
             lane = Lane.known if self.is_known(ip, now_ms) else Lane.anonymous
-        key = ticket.key if ticket is not None and ticketed else None
-        rule = self.rules.first(Subject(method, path, ip, get, key, lane.name), signed=ticketed)
+        signed = key is not None
+        rule = self.rules.first(Subject(method, path, ip, get, key, lane.name), signed=signed)
         if rule is not None:
             denied = _by_rule(rule, ip, now_ms, lane)
             if denied is not None:
@@ -409,7 +409,7 @@ class Admission:
             if rule.action is Action.allow:
                 return Admitted(lane)
             lane = Lane[rule.target] if rule.target is not None else lane
-        if ticketed:  # its key's rates were taken, as for a signed request
+        if signed:  # its key's rates were taken, as for a signed request
             return Admitted(lane)
         _, wait_us = self._anonymous.take(ip, now_ms * 1000)
         if wait_us:
